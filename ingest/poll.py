@@ -1,0 +1,160 @@
+"""Poll one source: fetch (conditionally), parse, normalise, and fetch pages for summaries.
+
+Runs in a worker thread and touches no shared state but read-only lookups: what to write
+(articles, new validators, health) is returned as a ``PollResult`` for the runner to commit,
+so that nothing is recorded as done before the bus has the articles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from sinoscope.schemas import Article
+from sinoscope.settings import IngestSettings
+
+from .extract import extract_article
+from .feeds import parse_feed
+from .http import Fetcher, FetchError, parse_retry_after
+from .normalize import EntryError, needs_page, normalize_entry
+from .sources import Source
+from .state import SourceState
+
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+
+
+@dataclass
+class PollResult:
+    source: Source
+    outcome: str  # ok | not-modified | unchanged | failed | retired
+    articles: list[Article] = field(default_factory=list)
+    rejected: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # (entry, reason)
+    entries: int = 0
+    already_seen: int = 0
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    error_kind: str | None = None
+    retry_after_s: float | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    conditional: bool = False
+    moved_to: str | None = None
+    pages_fetched: int = 0
+
+
+def _conditional(state: SourceState, settings: IngestSettings, now: datetime) -> bool:
+    """Use validators unless an unconditional refresh is due (servers that lie about 304)."""
+    if not (state.etag or state.last_modified):
+        return False
+    if state.last_unconditional is None:
+        return False
+    return now - state.last_unconditional < timedelta(hours=settings.unconditional_refresh_h)
+
+
+def poll_source(
+    source: Source,
+    state: SourceState,
+    fetcher: Fetcher,
+    settings: IngestSettings,
+    now: datetime,
+    is_seen: Callable[[str], bool],
+) -> PollResult:
+    url = state.moved_to or source.url
+    conditional = _conditional(state, settings, now)
+    result = PollResult(source=source, outcome="ok", conditional=conditional)
+    try:
+        resp = fetcher.get(
+            url,
+            max_bytes=settings.max_feed_bytes,
+            accept=FEED_ACCEPT,
+            etag=state.etag if conditional else None,
+            last_modified=state.last_modified if conditional else None,
+        )
+    except FetchError as exc:
+        result.outcome, result.error, result.error_kind = "failed", str(exc), exc.kind
+        return result
+
+    result.moved_to = resp.permanent_redirect
+    status = resp.status
+    if status == 304:
+        result.outcome = "not-modified"
+        result.etag, result.last_modified, result.body_hash = state.etag, state.last_modified, state.body_hash
+        return result
+    if status == 410:
+        result.outcome, result.error_kind = "retired", "gone"
+        result.error = f"HTTP 410 Gone from {url}: the feed was removed; source retired"
+        return result
+    if status >= 400 or status < 200:
+        result.outcome, result.error_kind = "failed", f"http-{status}"
+        result.retry_after_s = parse_retry_after(resp.headers.get("retry-after"), now)
+        hint = {404: "feed not found (check the URL)", 429: "rate limited", 403: "forbidden"}.get(status, "")
+        if status >= 500:
+            hint = "server error"
+        result.error = f"HTTP {status} from {url}" + (f": {hint}" if hint else "")
+        if result.retry_after_s is not None:
+            result.error += f" (Retry-After {result.retry_after_s:.0f}s)"
+        return result
+
+    result.etag = resp.headers.get("etag")
+    result.last_modified = resp.headers.get("last-modified")
+    result.body_hash = hashlib.sha256(resp.body).hexdigest()
+    if conditional and result.body_hash == state.body_hash:
+        result.outcome = "unchanged"  # the server ignored our validators but nothing changed
+        return result
+
+    parsed = parse_feed(resp.body, resp.url, resp.content_type)
+    result.warnings.extend(parsed.warnings)
+    if parsed.error:
+        result.outcome, result.error_kind = "failed", "not-a-feed"
+        result.error = f"{url}: {parsed.error}"
+        result.body_hash = None  # so that a fixed feed is parsed next time
+        return result
+
+    result.entries = len(parsed.entries)
+    for entry in parsed.entries:
+        try:
+            article = normalize_entry(entry, source, now, settings)
+        except EntryError as exc:
+            result.rejected.append((dict(entry), str(exc)))
+            continue
+        if is_seen(article.url):
+            result.already_seen += 1
+            continue
+        if needs_page(article, settings):
+            _add_page_text(article, fetcher, settings)
+            result.pages_fetched += 1
+        result.articles.append(article)
+    return result
+
+
+def _add_page_text(article: Article, fetcher: Fetcher, settings: IngestSettings) -> None:
+    """Replace the summary by the page's main text; keep the summary and say why on failure."""
+    try:
+        resp = fetcher.get(article.original_url, max_bytes=settings.max_page_bytes,
+                           accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
+    except FetchError as exc:
+        _keep_summary(article, f"page fetch failed: {exc}")
+        return
+    if resp.status != 200:
+        _keep_summary(article, f"page fetch failed: HTTP {resp.status}")
+        return
+    ex = extract_article(resp.body, resp.url, resp.content_type)
+    if ex.error:
+        _keep_summary(article, f"page extraction failed: {ex.error}")
+        return
+    if len(ex.text) <= len(article.text):
+        _keep_summary(article, "page text no longer than the feed's")
+        return
+    article.text = ex.text
+    article.provenance["text"] = f"page extract (trafilatura, {ex.encoding})"
+    if not article.title and ex.title:
+        article.title = ex.title
+        article.provenance["title"] = "page"
+
+
+def _keep_summary(article: Article, reason: str) -> None:
+    article.notes.append(reason)
+    article.provenance["text"] = f"{article.provenance.get('text', 'feed summary')} ({reason})"

@@ -1,0 +1,93 @@
+"""Messages that travel on the bus, defined once and imported by every stage.
+
+Each message is plain JSON carrying ``schema`` (name/version) so that a consumer can refuse
+a version it does not understand instead of misreading it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+ARTICLE_SCHEMA = "article/1"
+DEAD_LETTER_SCHEMA = "deadletter/1"
+
+
+def article_id_for(canonical_url: str) -> str:
+    """Stable id of an article: the same canonical URL always gives the same id."""
+    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+class Article(BaseModel):
+    """One overseas news article, normalised from a feed entry (and its page)."""
+
+    schema_: Literal["article/1"] = Field(ARTICLE_SCHEMA, alias="schema")
+    id: str
+    url: str = Field(description="Canonical URL (tracking parameters, fragment, AMP removed).")
+    original_url: str
+    source: str = Field(description="Name of the feed in the sources catalogue.")
+    outlet: str
+    country: str
+    language: str
+    title: str = ""
+    summary: str = ""
+    text: str = ""
+    authors: list[str] = Field(default_factory=list)
+    published: datetime
+    fetched: datetime
+    provenance: dict[str, str] = Field(
+        default_factory=dict, description="Where each field came from, e.g. text: page-extract."
+    )
+    notes: list[str] = Field(default_factory=list, description="Recoverable problems met.")
+    duplicate_of: str | None = Field(None, description="First copy of a syndicated story.")
+    duplicate_similarity: float | None = None
+
+    model_config = {"populate_by_name": True}
+
+    @field_validator("published", "fetched")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return _utc(value)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> "Article":
+        return cls.model_validate_json(raw)
+
+
+class DeadLetter(BaseModel):
+    """A record that a stage could not process, with the reason and the original payload."""
+
+    schema_: Literal["deadletter/1"] = Field(DEAD_LETTER_SCHEMA, alias="schema")
+    stage: str
+    reason: str
+    key: str | None = None
+    source_topic: str | None = None
+    payload: Any = None
+    at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+    model_config = {"populate_by_name": True}
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode("utf-8")
+
+
+def jsonable(value: Any) -> Any:
+    """Best-effort JSON form of an arbitrary payload (for dead letters)."""
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,123 @@
+"""One settings object for every stage.
+
+Read, highest priority first, from: explicit overrides (the CLI), ``SINOSCOPE_*``
+environment variables (nested with ``__``, e.g. ``SINOSCOPE_INGEST__TIMEOUT_S=5``), an
+optional YAML file (``--config`` or ``SINOSCOPE_CONFIG``), then the defaults below. Every
+default serves the embedded run, so no file is needed at all.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+PROJECT_URL = "https://github.com/sinoscope/sinoscope"
+
+
+class IngestSettings(BaseModel):
+    sources_file: Path | None = Field(
+        None, description="YAML catalogue of feeds; None means the bundled sample corpus."
+    )
+    user_agent: str = f"Sinoscope/0.1 (+{PROJECT_URL}; overseas media monitor)"
+    timeout_s: float = Field(20.0, description="Per-request connect/read timeout.")
+    deadline_s: float = Field(60.0, description="Whole-request wall clock limit (slow trickle).")
+    max_feed_bytes: int = 10 * 1024 * 1024
+    max_page_bytes: int = 4 * 1024 * 1024
+    max_redirects: int = 5
+    per_host_interval_s: float = Field(1.0, description="Minimum gap between requests to one host.")
+    workers: int = Field(8, description="Feeds fetched in parallel (network bound).")
+    unconditional_refresh_h: float = Field(
+        3.0, description="Fetch without ETag/Last-Modified at least this often (lying servers)."
+    )
+    backoff_base_s: float = 300.0
+    backoff_max_s: float = 6 * 3600.0
+    failing_after: int = Field(3, description="Consecutive failures before a source is flagged.")
+    fetch_full_text: bool = True
+    min_fulltext_chars: int = Field(
+        80, description="Feed content shorter than this is a teaser: fetch the page."
+    )
+    near_dup_threshold: float = Field(0.7, description="Estimated Jaccard for syndicated copies.")
+    near_dup_window_days: int = 30
+    max_future_skew_h: float = Field(2.0, description="Later published dates are not believed.")
+    oldest_plausible_year: int = 1995
+    query_entities: list[str] = Field(
+        default_factory=list, description="Entities to expand query-feed templates with."
+    )
+
+
+class TopicSettings(BaseModel):
+    articles: str = "articles"
+    enriched: str = "enriched"
+    dead_letter: str = "deadletter"
+
+
+class BusSettings(BaseModel):
+    kind: Literal["embedded", "kafka"] = "embedded"
+    bootstrap: str = "localhost:9092"
+    partitions: int = 4
+    topics: TopicSettings = TopicSettings()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SINOSCOPE_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default_factory=lambda: platformdirs.user_data_path("sinoscope"),
+        description="All embedded state: bus, store, feed state.",
+    )
+    ingest: IngestSettings = IngestSettings()
+    bus: BusSettings = BusSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        yaml_file = _CONFIG_FILE.get("path")
+        if yaml_file is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+    def path(self, name: str) -> Path:
+        """A file inside the data directory (created on first use)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir / name
+
+
+_CONFIG_FILE: dict[str, Path | None] = {"path": None}
+
+
+class ConfigError(ValueError):
+    """A settings file or value that cannot be used; the message says which and why."""
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings; ``overrides`` (e.g. from CLI flags) win over everything else."""
+    config = config or (Path(os.environ["SINOSCOPE_CONFIG"]) if os.environ.get("SINOSCOPE_CONFIG") else None)
+    if config is not None and not config.is_file():
+        raise ConfigError(f"config file {config} does not exist")
+    _CONFIG_FILE["path"] = config
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except Exception as exc:  # pydantic ValidationError, YAML errors
+        where = f"config file {config}" if config else "SINOSCOPE_* environment"
+        raise ConfigError(f"invalid settings ({where}): {exc}") from exc
+    finally:
+        _CONFIG_FILE["path"] = None
