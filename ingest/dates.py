@@ -8,6 +8,7 @@ absurdly old are not believed: the fetch time stands in and the reason is record
 from __future__ import annotations
 
 import calendar
+import re
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -26,8 +27,16 @@ def _from_struct(value: time.struct_time) -> datetime:
     return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
 
 
+_TRAILING_ZONE = re.compile(r"\b([A-Z]{2,5})\s*$")
+
+
 def parse_date(raw: str | None, parsed: time.struct_time | None = None) -> datetime | None:
-    """A UTC datetime from feedparser's parsed value or the raw string, else None."""
+    """A UTC datetime from feedparser's parsed value or the raw string, else None.
+    feedparser reads a zone name it does not know as UTC, so a date ending in one of
+    ``EXTRA_ZONES`` is parsed here instead."""
+    zone = _TRAILING_ZONE.search(raw or "")
+    if zone and zone.group(1) in EXTRA_ZONES:
+        parsed = None
     if parsed is not None:
         try:
             return _from_struct(parsed)

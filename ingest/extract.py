@@ -1,9 +1,7 @@
 """Article text: from feed HTML fragments, or from the article page via trafilatura.
 
-Pages are decoded here rather than by the extractor because declared charsets lie: bytes that
-are valid UTF-8 are UTF-8 (random legacy-encoded text almost never is); otherwise a multi-byte
-declared charset (GBK, Shift_JIS, EUC-KR, Big5...) is kept if the bytes decode under it; otherwise
-charset-normalizer decides. The page size is capped by the fetcher before anything is parsed.
+Pages are decoded here (``encoding.decode``) rather than by the extractor, because declared
+charsets lie. The page size is capped by the fetcher before anything is parsed.
 """
 
 from __future__ import annotations
@@ -11,38 +9,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import charset_normalizer
 import lxml.html
 import trafilatura
 
-_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_:.-]+)""", re.I)
-_SINGLE_BYTE = {"iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252", "ascii", "us-ascii", "iso-8859-15"}
+from .encoding import decode, declared_charset
+
 _BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article"}
 
 
 def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
-    """(text, encoding used)."""
-    declared = None
-    m = re.search(r"charset=([\w:.-]+)", content_type or "", re.I)
-    if m:
-        declared = m.group(1).lower()
-    else:
-        m2 = _CHARSET_RE.search(body[:4096])
-        if m2:
-            declared = m2.group(1).decode("ascii", "ignore").lower()
-    try:
-        return body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    if declared and declared not in _SINGLE_BYTE and declared not in ("utf-8", "utf8"):
-        try:
-            return body.decode(declared), declared
-        except (UnicodeDecodeError, LookupError):
-            pass
-    best = charset_normalizer.from_bytes(body).best()
-    if best is not None:
-        return str(best), best.encoding
-    return body.decode(declared or "utf-8", errors="replace"), f"{declared or 'utf-8'} (with replacements)"
+    """(text, encoding used) of an HTML page."""
+    return decode(body, declared_charset(body, content_type))
 
 
 def html_fragment_to_text(fragment: str) -> str:

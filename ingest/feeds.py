@@ -12,7 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import re
+
 import feedparser
+
+from .encoding import decode, declared_charset
 
 # bozo exceptions that mean "parsed, but the feed is not what it claims"
 _WARNING_TYPES = ("CharacterEncodingOverride", "CharacterEncodingUnknown", "NonXMLContentType")
@@ -27,13 +31,29 @@ class ParsedFeed:
     error: str | None = None  # set when nothing usable came out
 
 
+def _transcode(body: bytes, content_type: str) -> tuple[bytes, str, str | None]:
+    """Feeds that are not UTF-8 and whose declared charset is missing or unproven are
+    detected and re-encoded as UTF-8 before feedparser sees them (it would guess a
+    single-byte charset and produce mojibake). Returns (body, content_type, warning)."""
+    declared = declared_charset(body, content_type)
+    text, used = decode(body, declared)
+    if used == declared or (used == "utf-8" and (body.isascii() or declared in (None, "utf8"))):
+        return body, content_type, None
+    text = re.sub(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])[^"']+""", r"\g<1>utf-8", text, count=1)
+    ctype = re.sub(r";\s*charset=[^;]+", "", content_type or "") + "; charset=utf-8"
+    return text.encode("utf-8"), ctype, f"bytes are {used}, declared {declared or 'nothing'}: decoded as {used}"
+
+
 def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
+    body, content_type, encoding_warning = _transcode(body, content_type)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
     entries = list(parsed.entries)
     result = ParsedFeed(entries=entries, title=parsed.feed.get("title", ""), version=parsed.get("version", ""))
+    if encoding_warning:
+        result.warnings.append(f"wrong or missing encoding ({encoding_warning})")
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
         name = type(exc).__name__ if exc is not None else "unknown"

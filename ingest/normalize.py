@@ -27,13 +27,15 @@ class EntryError(ValueError):
 
 def _entry_url(entry: dict[str, Any]) -> tuple[str | None, str]:
     link = entry.get("link")
+    guid = entry.get("id") or entry.get("guid")
+    if entry.get("guidislink") and guid and urlsplit(guid).scheme not in ("http", "https"):
+        link = None  # feedparser made a "link" out of a non-URL guid; it is not one
     if link and urlsplit(link).scheme in ("http", "https", "file"):
-        return repair_file_url(link), "link"
+        return repair_file_url(link), "guid" if entry.get("guidislink") and link == guid else "link"
     for alt in entry.get("links", []) or []:
         href = alt.get("href")
         if href and alt.get("rel", "alternate") == "alternate" and urlsplit(href).scheme in ("http", "https"):
             return href, "links[alternate]"
-    guid = entry.get("id") or entry.get("guid")
     if guid and urlsplit(guid).scheme in ("http", "https"):
         return guid, "guid"
     return None, ""
@@ -80,9 +82,11 @@ def normalize_entry(entry: dict[str, Any], source: Source, fetched: datetime, se
     else:
         text, provenance["text"] = "", "none"
 
+    # read the field the feed has (feedparser warns when published_parsed falls back to updated)
+    date_field = next((f for f in ("published", "updated", "created") if f in entry), "published")
     published, provenance["published"] = published_date(
-        entry.get("published") or entry.get("updated") or entry.get("created"),
-        entry.get("published_parsed") or entry.get("updated_parsed") or entry.get("created_parsed"),
+        entry.get(date_field),
+        entry.get(f"{date_field}_parsed") if date_field in entry else None,
         fetched,
         max_future=timedelta(hours=settings.max_future_skew_h),
         oldest_year=settings.oldest_plausible_year,

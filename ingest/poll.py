@@ -101,8 +101,8 @@ def poll_source(
     result.etag = resp.headers.get("etag")
     result.last_modified = resp.headers.get("last-modified")
     result.body_hash = hashlib.sha256(resp.body).hexdigest()
-    if conditional and result.body_hash == state.body_hash:
-        result.outcome = "unchanged"  # the server ignored our validators but nothing changed
+    if result.body_hash == state.body_hash:
+        result.outcome = "unchanged"  # same bytes as last time (or validators ignored): nothing new
         return result
 
     parsed = parse_feed(resp.body, resp.url, resp.content_type)

@@ -8,7 +8,7 @@ repeat off the topic.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -106,11 +106,12 @@ class IngestRunner:
         def seen(url: str) -> bool:
             return self.state.seen(url) is not None
 
+        # fetch in parallel, commit in catalogue order: runs are deterministic (which copy of a
+        # syndicated story counts as the first) and a slow feed delays only the commits after it
         with ThreadPoolExecutor(max_workers=max(1, self.settings.ingest.workers)) as pool:
-            futures = {pool.submit(poll_source, s, st, self.fetcher, self.settings.ingest, now, seen): (s, st)
-                       for s, st in todo}
-            for fut in as_completed(futures):
-                src, st = futures[fut]
+            futures = [(pool.submit(poll_source, s, st, self.fetcher, self.settings.ingest, now, seen), s, st)
+                       for s, st in todo]
+            for fut, src, st in futures:
                 try:
                     result = fut.result()
                 except Exception as exc:  # a bug must not sink the other sources
@@ -175,7 +176,7 @@ class IngestRunner:
         if result.outcome in ("ok", "not-modified", "unchanged"):
             if not result.conditional and result.outcome == "ok":
                 st.last_unconditional = now
-            if result.outcome == "not-modified":
+            if result.outcome in ("not-modified", "unchanged"):
                 summary.not_modified += 1
             st.etag, st.last_modified, st.body_hash = result.etag, result.last_modified, result.body_hash
             st.status, st.last_success = "ok", now

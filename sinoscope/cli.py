@@ -113,7 +113,7 @@ def _print_ingest_summary(summary, settings: Settings) -> None:
     t = Table(title="ingest summary", show_header=False)
     t.add_row("sources polled", f"{summary.polled} of {summary.sources}"
               + (f" ({len(summary.skipped)} skipped)" if summary.skipped else ""))
-    t.add_row("not modified (304)", str(summary.not_modified))
+    t.add_row("unchanged since last poll", str(summary.not_modified))
     t.add_row("entries", str(summary.entries))
     t.add_row("new articles published", str(summary.new_articles))
     t.add_row("duplicates (same URL)", str(summary.exact_duplicates))

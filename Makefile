@@ -1,0 +1,28 @@
+# Two commands do all the set-up on a fresh machine (see README):
+#   make run    create .venv, install, run one pass of the pipeline on the bundled corpus
+#   make test   create .venv, install, run the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup run test bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+run: setup
+	$(BIN)/sinoscope run --once
+
+test: setup
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/ingest_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,101 @@
+"""Shared fixtures: settings in a temporary data directory, the embedded bus, and a runner
+that ingests from sources given as dicts (file:// or a local HTTP server started by the test)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from ingest.runner import IngestRunner
+from ingest.sources import Source
+from sinoscope.bus.embedded import EmbeddedBus
+from sinoscope.settings import load_settings
+
+DATA = Path(__file__).parent / "data"
+FEEDS = DATA / "feeds"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No test reads the developer's settings or data directory."""
+    for key in list(__import__("os").environ):
+        if key.startswith("SINOSCOPE_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("SINOSCOPE_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def httpserver():
+    """A threaded local HTTP server (loopback only), so a slow handler cannot stall the others."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return load_settings(
+        data_dir=tmp_path / "data",
+        ingest={"per_host_interval_s": 0, "workers": 4, "timeout_s": 2, "deadline_s": 5,
+                "backoff_base_s": 60},
+    )
+
+
+class Clock:
+    """A settable clock, so tests can step past backoffs and refresh intervals."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(**kw)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def ingest(settings, clock):
+    """ingest(sources) runs one pass with a fresh runner (as a new process would) and returns
+    (summary, articles on the topic so far)."""
+
+    def run(sources: list[dict], force: bool = False, **overrides):
+        s = settings.model_copy(update={"ingest": settings.ingest.model_copy(update=overrides)}) if overrides else settings
+        bus = EmbeddedBus(s.path("bus.sqlite"))
+        runner = IngestRunner(s, bus, clock=clock)
+        try:
+            summary = runner.run([Source(**src) for src in sources], force=force)
+        finally:
+            runner.close()
+            bus.close()
+        return summary, topic_articles(s)
+
+    return run
+
+
+def topic_articles(settings) -> list[dict]:
+    bus = EmbeddedBus(settings.path("bus.sqlite"))
+    try:
+        return [json.loads(r.value) for r in bus.read(settings.bus.topics.articles)] if settings.bus.topics.articles in bus.topics() else []
+    finally:
+        bus.close()
+
+
+def src(name: str, url: str, **kw) -> dict:
+    return {"name": name, "url": url, "outlet": kw.pop("outlet", "Test Outlet"),
+            "country": kw.pop("country", "GB"), "language": kw.pop("language", "en"), **kw}
