@@ -85,6 +85,16 @@ def _load_sources(path: Path | None):
 
 
 def _ingest_once(sources_file: Path | None, force: bool, quiet: bool = False):
+    from sinoscope.bus import BusError
+
+    try:
+        return _ingest_pass(sources_file, force, quiet)
+    except BusError as exc:
+        fail(f"the bus refused the articles: {exc}", "check the data directory (disk full? permissions?) "
+             "or the broker; nothing was recorded as done, so the next run retries", code=1)
+
+
+def _ingest_pass(sources_file: Path | None, force: bool, quiet: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ingest.runner import IngestRunner
