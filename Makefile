@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0  # the CPU build, from local disk; never let pip pick another
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
@@ -23,6 +24,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/nlp_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

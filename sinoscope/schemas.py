@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 ARTICLE_SCHEMA = "article/1"
+ENRICHED_SCHEMA = "enriched/1"
 DEAD_LETTER_SCHEMA = "deadletter/1"
 
 
@@ -64,6 +65,49 @@ class Article(BaseModel):
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> "Article":
+        return cls.model_validate_json(raw)
+
+
+class Sentiment(BaseModel):
+    score: float = Field(ge=-1, le=1)
+    label: Literal["positive", "neutral", "negative"]
+    confidence: float = Field(ge=0, le=1)
+
+
+class MentionRecord(BaseModel):
+    """One mention of a catalogued city or brand, with the sentiment toward it."""
+
+    id: str = Field(description="Stable: article id, field and offset.")
+    entity_id: str
+    name: str
+    type: Literal["city", "brand"]
+    text: str
+    field: Literal["title", "text"]
+    start: int
+    end: int
+    sentence: str
+    sentiment: Sentiment | None = None
+    sense: str | None = Field(None, description="'government' when a capital stands for the state.")
+
+
+class Enriched(BaseModel):
+    """An article with its language, overall sentiment and mentions (topic "enriched")."""
+
+    schema_: Literal["enriched/1"] = Field(ENRICHED_SCHEMA, alias="schema")
+    article: Article
+    language: str
+    sentiment: Sentiment | None = None
+    mentions: list[MentionRecord] = Field(default_factory=list)
+    model: str | None = None
+    enriched_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+    model_config = {"populate_by_name": True, "protected_namespaces": ()}
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> "Enriched":
         return cls.model_validate_json(raw)
 
 

@@ -55,6 +55,15 @@ class IngestSettings(BaseModel):
     )
 
 
+class NlpSettings(BaseModel):
+    catalogues: list[Path] = Field(default_factory=list, description="Extra city/brand YAML files.")
+    sentiment: bool = Field(True, description="Score sentiment with the transformer (off: mentions only).")
+    batch_articles: int = Field(64, description="Articles tagged per batch (one transformer batch).")
+    max_article_chars: int = Field(300_000, description="Longer articles are dead-lettered as poison.")
+    threads: int | None = Field(None, description="Torch threads (default: all cores).")
+    newsmtsc_dir: Path | None = Field(None, description="NewsMTSC data (default ../shared/data/newsmtsc).")
+
+
 class TopicSettings(BaseModel):
     articles: str = "articles"
     enriched: str = "enriched"
@@ -78,6 +87,7 @@ class Settings(BaseSettings):
         description="All embedded state: bus, store, feed state.",
     )
     ingest: IngestSettings = IngestSettings()
+    nlp: NlpSettings = NlpSettings()
     bus: BusSettings = BusSettings()
 
     @classmethod

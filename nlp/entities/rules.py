@@ -1,0 +1,118 @@
+"""Disambiguation rules: the cases a naive alias matcher gets wrong.
+
+Each rule looks only at the match and its sentence, so it is cheap and testable:
+- phrases that contain an alias but are not the entity (``BLOCKERS``: Nanjing Road, People's
+  Bank of China, the Great Wall of China, Medal of Honor, in vivo, Peking University, ...);
+- a city name followed by Road/Street/Avenue/路/街, by "province"/省, by a dish (Peking duck,
+  Lanzhou noodles), or qualified by a foreign place (Canton, Ohio; Anyang, South Korea);
+- aliases that are also ordinary words or other names (Honor, vivo, Great Wall, MG, BOE,
+  小米 "millet", 美的 "beautiful"): they count only with a cue of the entity's sector in the
+  same sentence;
+- one alias, two entities: Tsingtao the beer vs Qingdao the city, Changan the carmaker vs
+  Chang'an the ancient name of Xi'an.
+"""
+
+from __future__ import annotations
+
+import re
+
+BLOCKERS = [
+    "Nanjing Road", "Nanking Road", "Beijing Road", "Peking Road", "Canton Road", "Shanghai Street",
+    "Chang'an Avenue", "Changan Avenue", "Chang'an Street", "Suzhou Creek", "Suzhou River", "Hangzhou Bay",
+    "People's Bank of China", "Great Wall of China", "the Great Wall", "Great Wall Street",
+    "Medal of Honor", "Legion of Honor", "Honor Guard", "Honor Roll", "in vivo", "ex vivo", "In vivo",
+    "Peking University", "Peking Union", "Peking duck", "Peking opera", "Peking Man", "Canton of",
+    "Lanzhou noodles", "Lanzhou beef noodles", "Lanzhou ramen", "Yangzhou fried rice", "Hami melon",
+    "Jinhua ham", "Shaoxing wine", "Hong Kong-style", "Macau-style",
+    "Amoy Gardens", "Amoy sauce", "Beijing time", "北京时间", "北京時間",
+    "Bank of England", "JD Vance", "JD Sports", "J.D. Vance", "JD Wetherspoon", "MG Rover",
+    "南京路", "南京东路", "南京西路", "长安街", "北京路", "万里长城", "中国人民银行", "小米粥", "美的风景",
+]
+
+SECTOR_CUES = {
+    "electronics": "phone phones smartphone smartphones handset handsets foldable laptop laptops tablet device devices "
+                   "chip chips launch launched launches unveiled model models brand shipments market",
+    "autos": "car cars carmaker carmakers automaker automakers EV EVs electric vehicle vehicles SUV SUVs sedan "
+             "hatchback dealer dealers dealership factory plant models brand sales deliveries tariffs",
+    "appliances": "appliance appliances fridge refrigerator washing air-conditioner air conditioner TV TVs brand",
+    "internet": "app apps platform users online company shares",
+    "e-commerce": "online shoppers platform app retailer sellers orders",
+    "finance": "bank banks lender lenders loans insurer insurance branch",
+    "food & beverage": "beer brewery lager drink drinks brand sales coffee tea stores",
+    "sportswear": "sportswear sneakers shoes trainers apparel brand stores",
+    "ai": "AI model models chatbot startup",
+}
+ZH_CUES = ("公司 集团 品牌 手机 汽车 新车 电动车 股价 股票 上市 发布 推出 销量 市场 门店 产品 电器 空调 "
+           "冰箱 科技 雷军 车型 工厂 用户 订单 营收 财报").split()
+
+_AFTER_STREET = re.compile(r"^\s*(?:Road|Rd\b|Street|St\b|Avenue|Ave\b|Lu\b|Boulevard|Blvd\b|Creek)", re.I)
+_AFTER_PROVINCE = re.compile(r"^\s*(?:province|Province|prefecture)\b")
+_AFTER_FOOD = re.compile(r"^\s*(?:duck|noodles?|ramen|fried rice|melon|ham\b|opera|wine)", re.I)
+_AFTER_FOREIGN = re.compile(
+    r"^,?\s+(?:Ohio|Georgia|Michigan|Massachusetts|Mass\.|Mississippi|Connecticut|Illinois|New York|N\.Y\.|Texas|"
+    r"South Dakota|North Carolina|Missouri|Kentucky|Maine|Oklahoma|Pennsylvania|South Korea|Korea|Gyeonggi|"
+    r"Taiwan|Japan|Malaysia|Indonesia|Philippines|Vietnam)\b")
+_ZH_AFTER = re.compile(r"^(?:路|街|大道|省)")
+_CAR = re.compile(r"\b(?:Automobile|Auto|Motors?|Ford|Mazda|Deepal|Avatr|car|cars|carmakers?|automakers?|EVs?|"
+                  r"electric|vehicles?|SUVs?|sedans?|dealers?|factory|plant)\b", re.I)
+_HISTORY = re.compile(r"\b(?:ancient|Tang|Han|Qin|Zhou|dynasty|dynasties|Silk Road|imperial|emperors?|"
+                      r"capital of|centuries|century|BC|AD|walled|Xi'an)\b")
+_BEER = re.compile(r"^\s*(?:beer|beers|brewery|Brewery|brewer|lager|bottles?)\b", re.I)
+_CITY_BEFORE = re.compile(r"\b(?:in|at|to|from|near|port of|city of|occupied|German|Germans|known as|called|named)\s+$",
+                          re.I)
+_CITY_AFTER = re.compile(r"^,\s*(?:China|Shandong)\b")
+
+GOVERNMENT_AFTER = re.compile(
+    r"^(?:'s\s+(?:government|leaders?|leadership|policy|policies|response|crackdown|stance|position|claims?|"
+    r"ambitions?|influence|officials|authorities|rule)|\s+(?:said|says|has|have|had|accused|accuses|warned|warns|"
+    r"urged|urges|denied|denies|condemned|condemns|responded|retaliated|imposed|insisted|insists|wants|announced|"
+    r"claims|claimed|rejected|protested|vowed|pledged|hit back|is pushing|has been|sees|views|would|will|could|"
+    r"may|might|must|sought|seeks|opposes|opposed|approved|blocked|banned|restricted|sanctioned))\b")
+GOVERNMENT_BEFORE = re.compile(
+    r"(?:\b(?:Washington|Tokyo|Moscow|Brussels|London|Taipei|Canberra|New Delhi|Delhi|Seoul|Paris|Berlin|Ottawa|"
+    r"Manila|Hanoi) and|\b(?:between|with|to|from|against|by|toward|towards) (?:Washington and )?)\s*$")
+
+
+def has_cue(sentence: str, cues: tuple[str, ...] | list[str], sector: str | None, zh: bool) -> bool:
+    if zh:
+        return any(c in sentence for c in (*cues, *ZH_CUES))
+    words = list(cues) + SECTOR_CUES.get(sector or "", "").split()
+    return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", sentence) for w in words)
+
+
+def city_rejected(after: str, zh: bool) -> str | None:
+    """Why a city match is not the city (a street, a province, a dish, a foreign place)."""
+    if zh:
+        return "street or province" if _ZH_AFTER.match(after) else None
+    if _AFTER_STREET.match(after):
+        return "street name"
+    if _AFTER_PROVINCE.match(after):
+        return "province"
+    if _AFTER_FOOD.match(after):
+        return "dish"
+    if _AFTER_FOREIGN.match(after):
+        return "foreign place"
+    return None
+
+
+def tsingtao(before: str, after: str) -> str:
+    """'brand' or 'city' for a bare Tsingtao."""
+    if _BEER.match(after):
+        return "brand"
+    if _CITY_BEFORE.search(before) or _CITY_AFTER.match(after):
+        return "city"
+    return "brand"  # overseas text today: the beer
+
+
+def changan(alias: str, sentence: str, after: str) -> str | None:
+    """'brand', 'city' (Chang'an, the ancient name of Xi'an) or None for a bare Changan/Chang'an."""
+    if _CAR.search(sentence) or re.match(r"^\s*(?:Automobile|Auto|Ford|Mazda)\b", after):
+        return "brand"
+    if _HISTORY.search(sentence):
+        return "city"
+    return "brand" if "'" not in alias and "’" not in alias else None
+
+
+def is_government(before: str, after: str) -> bool:
+    """'Beijing said...', 'ties with Beijing': the capital standing for the government."""
+    return bool(GOVERNMENT_AFTER.match(after) or GOVERNMENT_BEFORE.search(before))

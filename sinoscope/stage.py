@@ -1,0 +1,81 @@
+"""The loop every consuming stage runs, written once (see DESIGN.md):
+
+    poll a batch -> process it -> publish results (or write them) -> flush -> commit offsets
+
+Offsets are committed only after the results are durable downstream, so delivery is
+at-least-once and a crash replays the uncommitted batch; downstream ids are derived from
+article ids, so the replay changes nothing. A record that cannot be processed goes to the
+dead-letter topic with its reason and the batch goes on. SIGTERM/SIGINT finish the batch in
+hand, commit, and stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .bus import Bus, Record
+from .schemas import DeadLetter
+
+log = logging.getLogger("sinoscope.stage")
+
+
+@dataclass
+class BatchResult:
+    outputs: list[tuple[str, str, bytes]] = field(default_factory=list)  # (topic, key, value)
+    failures: list[tuple[Record, str]] = field(default_factory=list)  # (record, reason)
+
+
+@dataclass
+class StageStats:
+    batches: int = 0
+    records: int = 0
+    outputs: int = 0
+    dead_lettered: int = 0
+
+
+class Stage:
+    def __init__(self, bus: Bus, *, name: str, group: str, topic: str, dead_letter_topic: str,
+                 process: Callable[[list[Record]], BatchResult], batch_size: int = 64) -> None:
+        self.bus, self.name, self.group, self.topic = bus, name, group, topic
+        self.dlq, self.process, self.batch_size = dead_letter_topic, process, batch_size
+        self.stop_event = threading.Event()
+        self.stats = StageStats()
+
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop_event.set())
+
+    def run(self, *, until_idle: bool = False, poll_timeout_s: float = 1.0,
+            on_batch: Callable[[StageStats], None] | None = None) -> StageStats:
+        """Consume until stopped (or, with ``until_idle``, until the topic is drained)."""
+        with self.bus.consumer(self.group, [self.topic]) as consumer:
+            while not self.stop_event.is_set():
+                records = consumer.poll(max_records=self.batch_size, timeout_s=poll_timeout_s)
+                if not records:
+                    if until_idle:
+                        break
+                    continue
+                result = self.process(records)
+                for topic, key, value in result.outputs:
+                    self.bus.publish(topic, key, value, dedup_id=f"{self.name}:{key}")
+                for record, reason in result.failures:
+                    log.warning("%s: dead-lettering %s/%s@%s: %s", self.name, record.topic, record.partition,
+                                record.offset, reason)
+                    payload = record.value.decode("utf-8", errors="replace")
+                    self.bus.publish(self.dlq, record.key, DeadLetter(
+                        stage=self.name, reason=reason, key=record.key, source_topic=record.topic,
+                        payload={"partition": record.partition, "offset": record.offset, "value": payload[:100_000]},
+                    ).to_json())
+                self.bus.flush()  # results durable ...
+                consumer.commit(records)  # ... before the input counts as done
+                self.stats.batches += 1
+                self.stats.records += len(records)
+                self.stats.outputs += len(result.outputs)
+                self.stats.dead_lettered += len(result.failures)
+                if on_batch:
+                    on_batch(self.stats)
+        return self.stats

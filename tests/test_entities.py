@@ -1,0 +1,179 @@
+"""Mention finding: the catalogue, and every disambiguation case a naive matcher gets wrong,
+on real sentences (NewsMTSC, the seed articles) and written ones, in English, Chinese and
+mixed text. Foreign cities and companies are never tagged."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp.entities.catalogue import load_catalogue
+from nlp.entities.matcher import MentionFinder
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return load_catalogue()
+
+
+@pytest.fixture(scope="module")
+def finder(catalogue):
+    return MentionFinder(catalogue)
+
+
+def tags(finder, text):
+    return [(m.text, m.entity_id) for m in finder.find(text)]
+
+
+def test_catalogue_covers_every_prefecture_level_city_and_150_brands(catalogue):
+    cities = catalogue.of_type("city")
+    assert len([c for c in cities if c.attrs["level"] == "prefecture-level city"]) == 293
+    assert {c.attrs["level"] for c in cities} == {"prefecture-level city", "municipality", "SAR"}
+    assert len(cities) == 299
+    assert all(c.attrs["geonameid"] for c in cities), "every city is joined to GeoNames"
+    assert len(catalogue.of_type("brand")) >= 150
+    xian = catalogue["city:xian"]
+    aliases = {a.text for a in xian.aliases}
+    assert {"Xi'an", "Xian", "Xī'ān", "西安", "西安市", "Sian"} <= aliases
+    assert xian.attrs["province"] == "Shaanxi" and xian.attrs["tier"] == "new-1" and xian.attrs["population"] > 1e6
+    assert "蓉城" in {a.text for a in catalogue["city:chengdu"].aliases}
+    assert catalogue["brand:byd"].attrs["home"] == "city:shenzhen"
+
+
+@pytest.mark.parametrize("query, entity_id", [
+    ("Chungking", "city:chongqing"), ("重庆", "city:chongqing"), ("city:chongqing", "city:chongqing"),
+    ("Peking", "city:beijing"), ("Canton", "city:guangzhou"), ("Tientsin", "city:tianjin"),
+    ("Nanking", "city:nanjing"), ("Amoy", "city:xiamen"), ("Hangchow", "city:hangzhou"), ("Soochow", "city:suzhou"),
+    ("Mukden", "city:shenyang"), ("Swatow", "city:shantou"), ("Foochow", "city:fuzhou"), ("比亚迪", "brand:byd"),
+    ("長沙", "city:changsha"), ("華為", "brand:huawei"),
+])
+def test_resolve_any_alias(catalogue, query, entity_id):
+    assert catalogue.resolve(query).id == entity_id
+
+
+REAL = [  # NewsMTSC rows and seed sentences: real published text
+    ("He gave no details and didn't directly address Trump's complaint that Beijing improperly pressures "
+     "foreign companies to hand over technology.", [("Beijing", "city:beijing")]),
+    ("Beijing-based Luckin Coffee said in a filing Monday that it wants to sell shares on the Nasdaq as part of "
+     "its ambitious expansion plans.", [("Beijing", "city:beijing"), ("Luckin Coffee", "brand:luckin")]),
+    ("Abigail Spanberger, a former CIA officer and a freshman Democrat from Virginia, is introducing a bill to "
+     "strengthen protections for U.S. telecom systems from foreign influence by companies like Huawei.",
+     [("Huawei", "brand:huawei")]),
+    ("The Dalian summit was also significant in that Xi was expected to visit Pyongyang prior to Kim returning "
+     "to China.", [("Dalian", "city:dalian")]),
+    ("One was held on Nov. 1 following the increase in robberies with Asian victims, Macaulay said.", []),
+    ("The private equity firm of Hunter Biden invested in one of the Chinese companies that created the "
+     "Xinjiang surveillance state nightmare.", []),
+]
+
+
+@pytest.mark.parametrize("text, expected", REAL)
+def test_real_sentences(finder, text, expected):
+    assert tags(finder, text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # Tsingtao the beer vs Qingdao the city
+    ("He ordered a Tsingtao with his dumplings.", [("Tsingtao", "brand:tsingtao")]),
+    ("Sales of Tsingtao beer fell after the video.", [("Tsingtao beer", "brand:tsingtao")]),
+    ("In 1898 Germany leased the port of Tsingtao.", [("Tsingtao", "city:qingdao")]),
+    ("Regulators in Qingdao opened an inquiry.", [("Qingdao", "city:qingdao")]),
+    # Great Wall Motor vs the Great Wall
+    ("Great Wall Motor will build SUVs in Brazil.", [("Great Wall Motor", "brand:greatwall")]),
+    ("Tourists walked along the Great Wall at Mutianyu.", []),
+    ("The Great Wall of China is visible from the hills.", []),
+    ("Great Wall recalled 40,000 pickups, the carmaker said.", [("Great Wall", "brand:greatwall")]),
+    # honor / vivo / Li as ordinary words
+    ("The ceremony was held in honor of the victims.", []),
+    ("She received the Medal of Honor.", []),
+    ("Honor launched the Magic8 Pro smartphone in London.", [("Honor", "brand:honor")]),
+    ("The compound was tested in vivo.", []),
+    ("vivo overtook Samsung as India's largest smartphone seller.", [("vivo", "brand:vivo")]),
+    ("Li said the deal would be signed next week.", []),
+    ("Li Auto cut its delivery forecast.", [("Li Auto", "brand:liauto")]),
+    ("Didi, a young footballer, scored twice.", []),
+    # Chang'an the old name of Xi'an vs Changan the carmaker
+    ("Chang'an was the capital of the Tang dynasty.", [("Chang'an", "city:xian")]),
+    ("Changan Automobile will make electric cars in Thailand.", [("Changan Automobile", "brand:changan")]),
+    ("Changan said its new SUV would go on sale in Britain.", [("Changan", "brand:changan")]),
+    ("The parade moved along Chang'an Avenue.", []),
+    # streets, dishes, institutions named after cities
+    ("Crowds filled Nanjing Road, Shanghai's main shopping street.", [("Shanghai", "city:shanghai")]),
+    ("The tech fair in Nanjing drew record crowds.", [("Nanjing", "city:nanjing")]),
+    ("She studied at Peking University and loves Peking duck.", []),
+    ("He enjoyed Lanzhou noodles in Melbourne.", []),
+    ("The People's Bank of China cut rates while Bank of China opened a branch.", [("Bank of China", "brand:bankofchina")]),
+    ("WuXi AppTec moved staff out of Wuxi.", [("WuXi AppTec", "brand:wuxiapptec"), ("Wuxi", "city:wuxi")]),
+    ("Shenzhen-based BYD and Huawei-backed Seres Group grew.",
+     [("Shenzhen", "city:shenzhen"), ("BYD", "brand:byd"), ("Huawei", "brand:huawei"), ("Seres Group", "brand:seres")]),
+])
+def test_disambiguation(finder, text, expected):
+    assert tags(finder, text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "New York, Tokyo, London and Paris reported record tourism.",
+    "Amazon, Panasonic, LinkedIn, Samsung and Sony reported results.",
+    "Police in Canton, Ohio, arrested two men.",
+    "Anyang, South Korea, is a satellite city of Seoul.",
+    "JD Vance spoke in Munich; JD Sports shares fell.",
+    "The BOE raised interest rates again.",
+    "The game studio Gree in Tokyo released a new title.",
+    "The Vivo Energy service station was closed.",
+    "China's economy grew 4.8% and Chinese exports rose.",
+    "Sian Williams presented the news in Cardiff.",
+])
+def test_foreign_places_and_companies_are_never_tagged(finder, text):
+    assert tags(finder, text) == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("在英国，比亚迪的销量超过特斯拉，成都和重庆的游客增加。",
+     [("比亚迪", "brand:byd"), ("成都", "city:chengdu"), ("重庆", "city:chongqing")]),
+    ("江西安全生产委员会召开会议。", []),  # 西安 sits inside 江西安全 but is not Xi'an
+    ("游客在南京路购物，长安街挂满国旗。", []),
+    ("小米发布新款手机。", [("小米", "brand:xiaomi")]),
+    ("早餐时她喝了一碗小米粥。", []),
+    ("北京时间昨晚，蔚来公布季度亏损。", [("蔚来", "brand:nio")]),
+    ("香港特区政府公布了新的施政报告。", [("香港特区", "city:hongkong")]),
+    ("長沙的夜生活吸引了大量年輕遊客。", [("長沙", "city:changsha")]),
+])
+def test_chinese_text(finder, text, expected):
+    assert tags(finder, text) == expected
+
+
+def test_chinese_names_inside_english_text_with_offsets(finder):
+    text = "The trade fair in 成都 drew BYD (比亚迪) executives; 深セン-based ＤＪＩ came too."
+    found = finder.find(text)
+    assert [(m.text, m.entity_id) for m in found] == [
+        ("成都", "city:chengdu"), ("BYD", "brand:byd"), ("比亚迪", "brand:byd"), ("深セン", "city:shenzhen"),
+        ("ＤＪＩ", "brand:dji")]
+    for m in found:
+        assert text[m.start:m.end] == m.text
+
+
+def test_mention_sentence_and_government_sense(finder):
+    text = ("Trade talks resumed on Monday. Beijing said it would retaliate against the new tariffs. "
+            "Air pollution in Beijing hit hazardous levels.")
+    a, b = finder.find(text)
+    assert a.sentence == "Beijing said it would retaliate against the new tariffs." and a.sense == "government"
+    assert b.sentence == "Air pollution in Beijing hit hazardous levels." and b.sense is None
+
+
+def test_users_extend_the_catalogue_with_yaml(tmp_path):
+    extra = tmp_path / "mine.yaml"
+    extra.write_text("cities:\n  - {id: city:xiongan, name: Xiong'an, aliases: [{text: \"Xiong'an\"}, {text: 雄安}]}\n"
+                     "brands:\n  - {id: brand:byd, aliases: [Build Your Dreams Ltd]}\n"
+                     "  - {id: brand:acme, name: Acme Tea, aliases: [Acme Tea], zh: [顶好茶], sector: food & beverage}\n")
+    finder = MentionFinder(load_catalogue([extra]))
+    assert tags(finder, "Xiong'an (雄安) hosts Acme Tea; Build Your Dreams Ltd and BYD too.") == [
+        ("Xiong'an", "city:xiongan"), ("雄安", "city:xiongan"), ("Acme Tea", "brand:acme"),
+        ("Build Your Dreams Ltd", "brand:byd"), ("BYD", "brand:byd")]
+
+
+def test_bad_user_catalogue_names_the_file(tmp_path):
+    from nlp.entities.catalogue import CatalogueError
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("brands:\n  - {name: no id}\n")
+    with pytest.raises(CatalogueError, match="bad.yaml"):
+        load_catalogue([bad])

@@ -1,0 +1,103 @@
+"""The enrich stage on the embedded bus: articles in, enriched records out, poison records
+dead-lettered with their reason without blocking the stream, offsets committed only after the
+results are durable, and a replay produces no duplicate."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from nlp.stage import GROUP, enrich_stage
+from nlp.tagger import Tagger
+from sinoscope.bus.embedded import EmbeddedBus
+from sinoscope.schemas import Article, Enriched, article_id_for
+
+
+@pytest.fixture(scope="module")
+def tagger():
+    return Tagger(sentiment=False)  # mentions only: the model has its own tests
+
+
+def article(n: int, title: str, text: str) -> Article:
+    url = f"https://news.example.com/{n}"
+    now = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    return Article(id=article_id_for(url), url=url, original_url=url, source="test", outlet="Test", country="GB",
+                   language="en", title=title, text=text, published=now, fetched=now)
+
+
+def publish(bus, settings, items):
+    for a in items:
+        bus.publish(settings.bus.topics.articles, a.id if isinstance(a, Article) else "poison",
+                    a.to_json() if isinstance(a, Article) else a)
+    bus.flush()
+
+
+def read(bus, topic):
+    return [json.loads(r.value) for r in bus.read(topic)] if topic in bus.topics() else []
+
+
+def test_enriches_articles_and_dead_letters_poison(settings, tagger):
+    bus = EmbeddedBus(settings.path("bus.sqlite"))
+    good = [article(1, "BYD overtakes Tesla in Europe", "BYD sold more cars than Tesla. Chengdu welcomed tourists."),
+            article(2, "Nothing about China here", "The weather in Paris was mild.")]
+    huge = article(3, "Huge", "Shenzhen " * 40_000)
+    empty = article(4, "", "")
+    publish(bus, settings, [good[0], b"\xff\xfe not json", empty, huge, good[1], b'{"schema": "article/1"}'])
+    stage = enrich_stage(bus, settings, tagger)
+    stats = stage.run(until_idle=True, poll_timeout_s=0.1)
+    assert stats.records == 6 and stats.outputs == 2 and stats.dead_lettered == 4
+
+    enriched = [Enriched.model_validate(e) for e in read(bus, settings.bus.topics.enriched)]
+    assert [e.article.id for e in enriched] == [good[0].id, good[1].id] or \
+        sorted(e.article.id for e in enriched) == sorted(a.id for a in good)
+    byd = next(e for e in enriched if e.article.id == good[0].id)
+    assert [(m.entity_id, m.field) for m in byd.mentions] == [
+        ("brand:byd", "title"), ("brand:byd", "text"), ("city:chengdu", "text")]
+    assert byd.mentions[2].sentence == "Chengdu welcomed tourists."
+    assert len({m.id for m in byd.mentions}) == 3 and all(m.id.startswith(good[0].id) for m in byd.mentions)
+    assert byd.language == "en"
+
+    dead = read(bus, settings.bus.topics.dead_letter)
+    reasons = sorted(d["reason"].split(":")[0] for d in dead)
+    assert reasons == ["article too long to tag", "empty article", "undecodable article", "undecodable article"]
+    assert all(d["stage"] == "nlp" and d["source_topic"] == "articles" for d in dead)
+    assert any("\\xff" in json.dumps(d["payload"]) or "not json" in d["payload"]["value"] for d in dead)
+    assert sum(bus.group_lag(GROUP, settings.bus.topics.articles).values()) == 0
+    bus.close()
+
+
+def test_replay_of_an_uncommitted_batch_changes_nothing(settings, tagger):
+    """A worker that published but died before committing: the batch is replayed, and the
+    enriched topic still holds each article exactly once."""
+    bus = EmbeddedBus(settings.path("bus.sqlite"))
+    items = [article(i, f"Story {i} about Huawei", "Huawei said so.") for i in range(10)]
+    publish(bus, settings, items)
+    stage = enrich_stage(bus, settings, tagger)
+    # simulate the crash: process and publish a batch, never commit
+    with bus.consumer(GROUP, [settings.bus.topics.articles]) as c:
+        batch = c.poll(max_records=4, timeout_s=0.1)
+        result = stage.process(batch)
+        for topic, key, value in result.outputs:
+            bus.publish(topic, key, value, dedup_id=f"nlp:{key}")
+        bus.flush()
+    assert len(read(bus, settings.bus.topics.enriched)) == 4
+    stage.run(until_idle=True, poll_timeout_s=0.1)  # the restart replays from the last commit
+    out = read(bus, settings.bus.topics.enriched)
+    assert sorted(e["article"]["id"] for e in out) == sorted(a.id for a in items)
+    bus.close()
+
+
+def test_a_failing_model_fails_the_batch_and_commits_nothing(settings):
+    class Broken(Tagger):
+        def tag_many(self, docs):
+            raise RuntimeError("model crashed")
+
+    bus = EmbeddedBus(settings.path("bus.sqlite"))
+    publish(bus, settings, [article(1, "BYD", "BYD.")])
+    stage = enrich_stage(bus, settings, Broken(sentiment=False))
+    with pytest.raises(RuntimeError):
+        stage.run(until_idle=True, poll_timeout_s=0.1)
+    assert sum(bus.group_lag(GROUP, settings.bus.topics.articles).values()) == 1  # will be retried
+    bus.close()

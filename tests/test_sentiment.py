@@ -1,0 +1,100 @@
+"""The target-sentiment model: loads offline from the PyPI-packaged encoder plus the committed
+artefact, scores sentiment toward the marked target (not the sentence's mood), and holds its
+measured quality on labelled data. The CLI contracts of `tag` and `nlp targets`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nlp.sentiment.data import DEFAULT_DIR, load_newsmtsc
+from nlp.sentiment.model import ARTEFACT_DIR, TargetSentimentModel
+
+SINOSCOPE = str(Path(sys.executable).parent / "sinoscope")
+needs_newsmtsc = pytest.mark.skipif(not (DEFAULT_DIR / "rw-dev.jsonl").exists(),
+                                    reason=f"NewsMTSC not found at {DEFAULT_DIR}")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return TargetSentimentModel()
+
+
+def test_artefact_is_small_and_documents_itself():
+    size = sum(f.stat().st_size for f in ARTEFACT_DIR.iterdir())
+    assert size <= 25 * 1024 * 1024
+    meta = json.loads((ARTEFACT_DIR / "meta.json").read_text())
+    assert meta["rw_test_macro_f1"] > 0.5 and meta["labels"] == ["negative", "neutral", "positive"]
+
+
+def test_loads_offline():
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"  # set by nlp.sentiment.model before transformers loads
+
+
+def test_sentiment_is_toward_the_target_not_the_sentence(model):
+    s = "Regulators praised Huawei for its openness but fined ZTE for violating sanctions."
+    huawei, zte = model.predict([(s, s.index("Huawei"), s.index("Huawei") + 6), (s, s.index("ZTE"), s.index("ZTE") + 3)])
+    assert huawei.score > zte.score + 0.5
+    assert huawei.label == "positive" and zte.label == "negative"
+    for p in (huawei, zte):
+        assert -1 <= p.score <= 1 and 0 <= p.confidence <= 1
+
+
+@needs_newsmtsc
+def test_quality_on_newsmtsc_dev_holds(model):
+    from sklearn.metrics import f1_score
+
+    rows = load_newsmtsc(None, "rw-dev")
+    preds = model.predict([(r["sentence"], r["from"], r["to"]) for r in rows])
+    f1 = f1_score([r["polarity"] for r in rows], [{"negative": -1, "neutral": 0, "positive": 1}[p.label] for p in preds],
+                  average="macro")
+    assert f1 >= 0.78, f"rw-dev macro-F1 fell to {f1:.3f}"  # int8 inference of the committed artefact
+
+
+def run(*args, stdin=None):
+    proc = subprocess.run([SINOSCOPE, *args], input=stdin, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_tag_json_contract(tmp_path):
+    f = tmp_path / "a.txt"
+    f.write_text("BYD shines in Europe\nBYD sold more cars than Tesla in Europe, and dealers praised the value. "
+                 "Floods in Wuhan forced the subway to close.", encoding="utf-8")
+    out = run("tag", str(f), "--json")
+    doc = json.loads(out)  # exactly one JSON object
+    assert set(doc) >= {"language", "sentiment", "mentions"} and doc["language"] == "en"
+    assert set(doc["sentiment"]) == {"score", "label", "confidence"}
+    got = [(m["entity_id"], m["type"], m["text"]) for m in doc["mentions"]]
+    assert got == [("brand:byd", "brand", "BYD"), ("brand:byd", "brand", "BYD"), ("city:wuhan", "city", "Wuhan")]
+    text = f.read_text(encoding="utf-8")
+    for m in doc["mentions"]:
+        assert text[m["start"]:m["end"]] == m["text"]
+        assert set(m["sentiment"]) == {"score", "label", "confidence"}
+        assert m["sentiment"]["label"] in ("positive", "neutral", "negative")
+    assert doc["mentions"][1]["sentiment"]["label"] == "positive"
+    assert doc["mentions"][2]["sentiment"]["label"] == "negative"
+    assert doc["mentions"][2]["sentence"] == "Floods in Wuhan forced the subway to close."
+    human = run("tag", "-", stdin="Xiaomi opened a store in Madrid.")
+    assert "brand:xiaomi" in human
+
+
+def test_tag_chinese_from_stdin():
+    doc = json.loads(run("tag", "-", "--json", stdin="比亚迪在欧洲的销量再创新高，成都吸引了大批游客。"))
+    assert doc["language"] == "zh"
+    assert [m["entity_id"] for m in doc["mentions"]] == ["brand:byd", "city:chengdu"]
+    assert doc["mentions"][0]["sentiment"]["label"] == "positive"
+
+
+def test_nlp_targets_keeps_order_and_fields(tmp_path):
+    rows = [{"sentence": "Critics slammed Huawei over security.", "from": 16, "to": 22, "id": "a", "extra": 1},
+            {"sentence": "Fans love Pop Mart.", "from": 10, "to": 18, "id": "b"}]
+    out = run("nlp", "targets", "-", stdin="\n".join(json.dumps(r) for r in rows) + "\n")
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert [x["id"] for x in lines] == ["a", "b"] and lines[0]["extra"] == 1
+    assert lines[0]["sentiment"]["label"] == "negative" and lines[1]["sentiment"]["label"] == "positive"
