@@ -29,7 +29,20 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-class Article(BaseModel):
+class Message(BaseModel):
+    """A bus message: JSON bytes with its ``schema`` field under that name."""
+
+    model_config = {"populate_by_name": True, "protected_namespaces": ()}
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, raw: bytes | str):
+        return cls.model_validate_json(raw)
+
+
+class Article(Message):
     """One overseas news article, normalised from a feed entry (and its page)."""
 
     schema_: Literal["article/1"] = Field(ARTICLE_SCHEMA, alias="schema")
@@ -53,19 +66,10 @@ class Article(BaseModel):
     duplicate_of: str | None = Field(None, description="First copy of a syndicated story.")
     duplicate_similarity: float | None = None
 
-    model_config = {"populate_by_name": True}
-
     @field_validator("published", "fetched")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
         return _utc(value)
-
-    def to_json(self) -> bytes:
-        return self.model_dump_json(by_alias=True).encode("utf-8")
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> "Article":
-        return cls.model_validate_json(raw)
 
 
 class Sentiment(BaseModel):
@@ -90,7 +94,7 @@ class MentionRecord(BaseModel):
     sense: str | None = Field(None, description="'government' when a capital stands for the state.")
 
 
-class Enriched(BaseModel):
+class Enriched(Message):
     """An article with its language, overall sentiment and mentions (topic "enriched")."""
 
     schema_: Literal["enriched/1"] = Field(ENRICHED_SCHEMA, alias="schema")
@@ -101,17 +105,8 @@ class Enriched(BaseModel):
     model: str | None = None
     enriched_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
-    model_config = {"populate_by_name": True, "protected_namespaces": ()}
 
-    def to_json(self) -> bytes:
-        return self.model_dump_json(by_alias=True).encode("utf-8")
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> "Enriched":
-        return cls.model_validate_json(raw)
-
-
-class DeadLetter(BaseModel):
+class DeadLetter(Message):
     """A record that a stage could not process, with the reason and the original payload."""
 
     schema_: Literal["deadletter/1"] = Field(DEAD_LETTER_SCHEMA, alias="schema")
@@ -121,11 +116,6 @@ class DeadLetter(BaseModel):
     source_topic: str | None = None
     payload: Any = None
     at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
-
-    model_config = {"populate_by_name": True}
-
-    def to_json(self) -> bytes:
-        return self.model_dump_json(by_alias=True).encode("utf-8")
 
 
 def jsonable(value: Any) -> Any:

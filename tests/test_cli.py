@@ -53,6 +53,16 @@ def test_human_summary_and_sources_health(tmp_path):
     data = tmp_path / "d"
     out = run("--data-dir", str(data), "run", "--once")
     assert "ingest summary" in out.stdout and "new articles published" in out.stdout
+    assert "nlp: enriched 24 articles" in out.stdout  # the whole pipeline as far as it is built
+    enriched = [json.loads(x) for x in run("--data-dir", str(data), "bus", "peek", "enriched", "-n", "100",
+                                            "--json").stdout.splitlines()]
+    assert len(enriched) == 24
+    ids = {m["entity_id"] for e in enriched for m in e["mentions"]}
+    assert {"city:chengdu", "brand:byd", "brand:huawei", "city:shenzhen", "brand:tsingtao", "city:qingdao"} <= ids
+    langs = {e["article"]["title"][:20]: e["language"] for e in enriched}
+    assert langs["Volkswagen baut Entw"] == "de" and langs["比亚迪在欧洲销量超越特斯拉"[:20]] == "zh"
+    again = run("--data-dir", str(data), "run", "--once")
+    assert "nlp: enriched 0 articles" in again.stdout
     assert "ingest" in out.stderr  # the progress bar goes to stderr
     health = json.loads(run("--data-dir", str(data), "sources", "--json").stdout)["sources"]
     assert len(health) == 13 and all(s["status"] == "ok" for s in health)

@@ -36,13 +36,34 @@ def test_loads_offline():
     assert os.environ.get("HF_HUB_OFFLINE") == "1"  # set by nlp.sentiment.model before transformers loads
 
 
-def test_sentiment_is_toward_the_target_not_the_sentence(model):
-    s = "Regulators praised Huawei for its openness but fined ZTE for violating sanctions."
-    huawei, zte = model.predict([(s, s.index("Huawei"), s.index("Huawei") + 6), (s, s.index("ZTE"), s.index("ZTE") + 3)])
-    assert huawei.score > zte.score + 0.5
-    assert huawei.label == "positive" and zte.label == "negative"
-    for p in (huawei, zte):
-        assert -1 <= p.score <= 1 and 0 <= p.confidence <= 1
+def test_scores_are_well_formed(model):
+    s = "Critics slammed Huawei over security, while fans love Pop Mart."
+    for p in model.predict([(s, 15, 21), (s, s.index("Pop Mart"), s.index("Pop Mart") + 8)]):
+        assert -1 <= p.score <= 1 and 0 <= p.confidence <= 1 and p.label in ("negative", "neutral", "positive")
+
+
+@needs_newsmtsc
+def test_sentiment_follows_the_target_not_the_sentence(model):
+    """NewsMTSC mt-dev: sentences with two or more targets labelled on their own. Wherever two
+    targets of one sentence have different gold polarity, the model must order them the same
+    way most of the time (a sentence-level classifier would score both alike: 0%)."""
+    from collections import defaultdict
+
+    rows = load_newsmtsc(None, "mt-dev")
+    preds = model.predict([(r["sentence"], r["from"], r["to"]) for r in rows])
+    by_sentence = defaultdict(list)
+    for r, p in zip(rows, preds):
+        by_sentence[r["sentence"]].append((r["polarity"], p.score))
+    agree = total = 0
+    for targets in by_sentence.values():
+        for i in range(len(targets)):
+            for j in range(i + 1, len(targets)):
+                (gi, si), (gj, sj) = targets[i], targets[j]
+                if gi != gj:
+                    total += 1
+                    agree += (gi - gj) * (si - sj) > 0
+    assert total >= 50
+    assert agree / total >= 0.78, f"only {agree}/{total} target pairs ordered like the gold labels"
 
 
 @needs_newsmtsc
@@ -53,7 +74,7 @@ def test_quality_on_newsmtsc_dev_holds(model):
     preds = model.predict([(r["sentence"], r["from"], r["to"]) for r in rows])
     f1 = f1_score([r["polarity"] for r in rows], [{"negative": -1, "neutral": 0, "positive": 1}[p.label] for p in preds],
                   average="macro")
-    assert f1 >= 0.78, f"rw-dev macro-F1 fell to {f1:.3f}"  # int8 inference of the committed artefact
+    assert f1 >= 0.79, f"rw-dev macro-F1 fell to {f1:.3f}"  # int8 inference of the committed artefact: 0.81
 
 
 def run(*args, stdin=None):
@@ -65,7 +86,7 @@ def run(*args, stdin=None):
 def test_tag_json_contract(tmp_path):
     f = tmp_path / "a.txt"
     f.write_text("BYD shines in Europe\nBYD sold more cars than Tesla in Europe, and dealers praised the value. "
-                 "Floods in Wuhan forced the subway to close.", encoding="utf-8")
+                 "Critics said Wuhan had handled the floods badly.", encoding="utf-8")
     out = run("tag", str(f), "--json")
     doc = json.loads(out)  # exactly one JSON object
     assert set(doc) >= {"language", "sentiment", "mentions"} and doc["language"] == "en"
@@ -79,7 +100,7 @@ def test_tag_json_contract(tmp_path):
         assert m["sentiment"]["label"] in ("positive", "neutral", "negative")
     assert doc["mentions"][1]["sentiment"]["label"] == "positive"
     assert doc["mentions"][2]["sentiment"]["label"] == "negative"
-    assert doc["mentions"][2]["sentence"] == "Floods in Wuhan forced the subway to close."
+    assert doc["mentions"][2]["sentence"] == "Critics said Wuhan had handled the floods badly."
     human = run("tag", "-", stdin="Xiaomi opened a store in Madrid.")
     assert "brand:xiaomi" in human
 

@@ -29,7 +29,7 @@ import torch  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
 # torch.ao dynamic quantisation still works in this torch; its deprecation notice is not for users
-warnings.filterwarnings("ignore", message=r".*quantize_per_tensor.*", category=UserWarning)
+warnings.filterwarnings("ignore", message=r".*torch.quantize_per_.*", category=UserWarning)
 warnings.filterwarnings("ignore", message=r".*torch\.ao\.quantization.*", category=DeprecationWarning)
 
 LABELS = ("negative", "neutral", "positive")  # class index order; polarity = index - 1
@@ -171,8 +171,9 @@ class TargetSentimentModel:
             if unexpected or any(not k.startswith(FROZEN_PREFIX) for k in missing):
                 raise RuntimeError(f"{f} does not match the encoder: missing={missing} unexpected={unexpected}")
             model.eval()
-            if quantize:
-                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+            if quantize:  # per-channel: per-tensor int8 cost 3 points of rw-dev macro-F1, this costs ~1.5
+                model = torch.ao.quantization.quantize_dynamic(
+                    model, {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8)
             self.members.append(model)
 
     @property
