@@ -153,13 +153,13 @@ def evaluate(tagger, data_dir: Path | None) -> dict:
 def render(report: dict):
     from rich.table import Table
 
-    t = Table(title="sinoscope nlp eval", show_lines=False)
-    for col in ("data", "what", "language", "n", "precision / accuracy", "recall / macro-F1", "baseline (VADER) acc / F1"):
-        t.add_column(col)
+    t = Table(title="sinoscope nlp eval (dev: rules written on it; TEST: held out from all tuning)", show_lines=False)
+    for col in ("data", "what", "lang", "n", "P / acc", "R / macro-F1", "VADER acc / F1"):
+        t.add_column(col, no_wrap=True)
     for split in ("dev", "test"):
-        label = "labelled cities & brands, " + ("dev (rules written on it)" if split == "dev" else "TEST (held out)")
+        label = "cities/brands dev" if split == "dev" else "cities/brands TEST"
         for e in report[split]["entities"]:
-            t.add_row(label, f"entities: {e['type']}", e["language"], str(e["gold"]), f"{e['precision']:.3f}",
+            t.add_row(label, f"entity {e['type']}", e["language"], str(e["gold"]), f"{e['precision']:.3f}",
                       f"{e['recall']:.3f}", "")
         for s in report[split]["sentiment"]:
             base = f"{s['vader_accuracy']:.3f} / {s['vader_macro_f1']:.3f}" if "vader_accuracy" in s else ""
@@ -167,7 +167,7 @@ def render(report: dict):
                       f"{s['macro_f1']:.3f}", base)
     rows = report.get("newsmtsc", [])
     for r in rows:
-        t.add_row(r["data"], f"target sentiment: {r['system']}", "en", str(r["n"]), f"{r['accuracy']:.3f}",
+        t.add_row(r["data"], r["system"], "en", str(r["n"]), f"{r['accuracy']:.3f}",
                   f"{r['macro_f1']:.3f}", "")
     if report.get("newsmtsc_missing"):
         t.add_row("NewsMTSC", report["newsmtsc_missing"], "", "", "", "", "")

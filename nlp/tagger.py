@@ -2,9 +2,9 @@
 mention and for the article as a whole.
 
 Only sentences that mention a tracked entity go through the transformer, all mentions of a
-batch of articles in one length-sorted batch. Sentiment per language: English and other
-Latin-script languages -> the target-sentiment transformer; Chinese and Japanese -> the
-lexicon fallback (``sentiment/lexicon.py``). Article sentiment is the confidence-weighted mean
+batch of articles in one length-sorted batch. Sentiment per language: Chinese, Japanese,
+German, French and Spanish -> the lexicon fallback (``sentiment/lexicon.py``); English and
+every other language -> the target-sentiment transformer. Article sentiment is the confidence-weighted mean
 of its mention scores; an article with no mention is scored on its headline.
 """
 
