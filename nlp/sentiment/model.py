@@ -113,33 +113,63 @@ def marked(sentence: str, start: int, end: int) -> tuple[str, int, int]:
     return text, a, a + (end - start)
 
 
-def quantize_state(state: dict) -> dict:
+def _q8(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    scale = v.abs().amax(dim=1, keepdim=True).clamp(min=1e-8) / 127.0
+    return torch.round(v / scale).to(torch.int8).contiguous(), scale.to(torch.float16).contiguous()
+
+
+def quantize_state(state: dict, base_embeddings: torch.Tensor | None = None) -> dict:
     """Storage form of a state dict: 2-D weights as int8 with one fp16 scale per row (symmetric),
-    everything else fp16. Per-row int8 keeps weights within ~0.4% and halves fp16's size, so an
-    ensemble of two fits the 25 MB budget."""
+    everything else fp16. Per-row int8 keeps weights within ~0.4% and halves fp16's size. The
+    word-embedding matrix comes from the package: only the rows training changed are stored
+    (when it was trained at all)."""
     out = {}
+    emb_key = FROZEN_PREFIX + "weight"
+    if base_embeddings is not None and emb_key in state:
+        changed = (state[emb_key].float().cpu() != base_embeddings.float()).any(dim=1).nonzero().flatten()
+        if len(changed):
+            out[emb_key + ".rows"] = changed.to(torch.int32).contiguous()
+            out[emb_key + ".q8rows"], out[emb_key + ".scalerows"] = _q8(state[emb_key].float().cpu()[changed])
     for k, v in state.items():
         if k.startswith(FROZEN_PREFIX) or not v.dtype.is_floating_point:
             continue
         v = v.detach().float().cpu()
         if v.ndim == 2:
-            scale = v.abs().amax(dim=1, keepdim=True).clamp(min=1e-8) / 127.0
-            out[k + ".q8"] = torch.round(v / scale).to(torch.int8).contiguous()
-            out[k + ".scale"] = scale.to(torch.float16).contiguous()
+            out[k + ".q8"], out[k + ".scale"] = _q8(v)
         else:
             out[k] = v.to(torch.float16).contiguous()
     return out
 
 
 def dequantize_state(stored: dict) -> dict:
+    """Back to float32; changed embedding rows come back as ``<key>.rows`` + ``<key>.values``
+    for ``apply_embedding_rows``."""
     state = {}
     for k, v in stored.items():
-        if k.endswith(".q8"):
+        if k.endswith(".rows"):
+            base = k[:-5]
+            state[k] = v.long()
+            state[base + ".values"] = stored[base + ".q8rows"].float() * stored[base + ".scalerows"].float()
+        elif k.endswith((".q8rows", ".scalerows")):
+            continue
+        elif k.endswith(".q8"):
             base = k[:-3]
             state[base] = v.to(torch.float32) * stored[base + ".scale"].to(torch.float32)
         elif not k.endswith(".scale"):
             state[k] = v.to(torch.float32)
     return state
+
+
+def load_state(model: torch.nn.Module, state: dict) -> None:
+    """Load a dequantised state into a freshly built model (embeddings from the package)."""
+    rows = {k: state.pop(k) for k in [k for k in state if k.endswith((".rows", ".values"))]}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith(FROZEN_PREFIX) for k in missing):
+        raise RuntimeError(f"sentiment artefact does not match the encoder: missing={missing} unexpected={unexpected}")
+    key = FROZEN_PREFIX + "weight"
+    if key + ".rows" in rows:
+        with torch.no_grad():
+            model.bert.embeddings.word_embeddings.weight[rows[key + ".rows"]] = rows[key + ".values"]
 
 
 def save_artefact(states: list[dict], meta: dict, out_dir: Path = ARTEFACT_DIR) -> Path:
@@ -148,8 +178,10 @@ def save_artefact(states: list[dict], meta: dict, out_dir: Path = ARTEFACT_DIR) 
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("member-*.safetensors"):
         old.unlink()
+    _, fresh = load_backbone()
+    base = fresh.bert.embeddings.word_embeddings.weight.detach()
     for i, state in enumerate(states):
-        save_file(quantize_state(state), str(out_dir / f"member-{i}.safetensors"))
+        save_file(quantize_state(state, base), str(out_dir / f"member-{i}.safetensors"))
     (out_dir / "meta.json").write_text(json.dumps({**meta, "members": len(states)}, indent=2, sort_keys=True) + "\n")
     return out_dir
 
@@ -167,9 +199,7 @@ class TargetSentimentModel:
         self.members = []
         for f in files:
             self.tokenizer, model = load_backbone()
-            missing, unexpected = model.load_state_dict(dequantize_state(load_file(str(f))), strict=False)
-            if unexpected or any(not k.startswith(FROZEN_PREFIX) for k in missing):
-                raise RuntimeError(f"{f} does not match the encoder: missing={missing} unexpected={unexpected}")
+            load_state(model, dequantize_state(load_file(str(f))))
             model.eval()
             if quantize:  # per-channel: per-tensor int8 cost 3 points of rw-dev macro-F1, this costs ~1.5
                 model = torch.ao.quantization.quantize_dynamic(
