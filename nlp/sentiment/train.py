@@ -117,7 +117,7 @@ def evaluate_ensemble(states: list[dict], items, tokenizer) -> dict:
 
 
 def train(data_dir: Path | None, out_dir: Path = ARTEFACT_DIR, epochs: int = 2, lr: float = 8e-5,
-          batch_size: int = 32, seeds: tuple[int, ...] = (13, 14), freeze_embeddings: bool = True,
+          batch_size: int = 32, seeds: tuple[int, ...] = (14,), freeze_embeddings: bool = False,
           threads: int | None = None, log=print) -> dict:
     if threads:
         torch.set_num_threads(threads)
