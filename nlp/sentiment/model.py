@@ -6,11 +6,11 @@ markers (``@ target @``, the "typed marker (punct)" of Zhou & Chen 2021) and the
 both [CLS] and the mean of the target's own token states, so that the model learns sentiment
 *toward that target*, not the sentence's mood; one sentence with two targets gives two inputs.
 
-The committed artefact is an ensemble (probabilities averaged) of models fine-tuned with
-different seeds; each member holds only what fine-tuning changed: every weight except the
-(frozen) word-embedding matrix, which comes from the package, stored as int8 with per-row
-scales. At inference the Linear layers run in int8 (dynamic quantisation), and inputs are
-batched by length.
+The committed artefact holds one or more members (an ensemble averages their probabilities);
+each member stores only what fine-tuning changed, as int8 with a scale per row: the encoder
+layers and the head, and those rows of the word-embedding matrix that training touched (the
+rest comes from the package). At inference the Linear layers run in int8 (dynamic, per-channel
+quantisation), and inputs are batched by length.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ warnings.filterwarnings("ignore", message=r".*torch\.ao\.quantization.*", catego
 
 LABELS = ("negative", "neutral", "positive")  # class index order; polarity = index - 1
 ARTEFACT_DIR = Path(__file__).resolve().parents[1] / "models" / "target_sentiment"
-FROZEN_PREFIX = "bert.embeddings.word_embeddings."  # frozen in training, loaded from the package
+FROZEN_PREFIX = "bert.embeddings.word_embeddings."  # from the package; only changed rows are stored
 MARK = "@"
 MAX_LENGTH = 128
 
