@@ -34,13 +34,14 @@ err = Console(stderr=True)
 class State:
     config: Path | None = None
     data_dir: Path | None = None
+    bus: dict = {}
     _settings: Settings | None = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             try:
-                self._settings = load_settings(self.config, data_dir=self.data_dir)
+                self._settings = load_settings(self.config, data_dir=self.data_dir, **({"bus": self.bus} if self.bus else {}))
             except ConfigError as exc:
                 fail(str(exc), "fix the file or variable named above")
         return self._settings
@@ -63,10 +64,31 @@ def main(
         None, "--data-dir", envvar="SINOSCOPE_DATA_DIR",
         help="Where all embedded state lives (bus, store, feed state). Default: a per-user data directory."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what each stage does."),
+    bus: Optional[str] = typer.Option(None, "--bus", help="embedded (default) or kafka (also SINOSCOPE_BUS__KIND)."),
+    bootstrap: Optional[str] = typer.Option(None, "--bootstrap", help="Kafka bootstrap host:port (with --bus kafka)."),
 ) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     state.config, state.data_dir, state._settings = config, data_dir, None
+    _bus_overrides(bus, bootstrap, reset=True)
+
+
+def _bus_overrides(bus: str | None, bootstrap: str | None, reset: bool = False) -> None:
+    """--bus/--bootstrap, accepted globally and on the commands that move messages."""
+    if reset:
+        state.bus = {}
+    if bus:
+        if bus not in ("embedded", "kafka"):
+            fail(f"--bus {bus!r}: use embedded or kafka")
+        state.bus = {**state.bus, "kind": bus}
+    if bootstrap:
+        state.bus = {**state.bus, "bootstrap": bootstrap}
+    if bus or bootstrap:
+        state._settings = None
+
+
+BusOpt = typer.Option(None, "--bus", help="embedded (default) or kafka.")
+BootstrapOpt = typer.Option(None, "--bootstrap", help="Kafka bootstrap host:port (with --bus kafka).")
 
 
 # -- ingest -----------------------------------------------------------------------------
@@ -153,8 +175,11 @@ def ingest(
     force: bool = typer.Option(False, "--force", help="Poll sources that are backing off after errors."),
     interval: float = typer.Option(300.0, "--interval", help="Seconds between passes without --once."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    bus: Optional[str] = BusOpt,
+    bootstrap: Optional[str] = BootstrapOpt,
 ) -> None:
     """Poll the feeds, extract and de-duplicate articles, publish them to the bus."""
+    _bus_overrides(bus, bootstrap)
     while True:
         summary, settings = _ingest_once(sources, force, quiet=as_json)
         if as_json:
@@ -171,8 +196,11 @@ def run(
     once: bool = typer.Option(False, "--once", help="One pass of the whole pipeline, then exit."),
     sources: Optional[Path] = SourcesOpt,
     interval: float = typer.Option(300.0, "--interval", help="Seconds between passes without --once."),
+    bus: Optional[str] = BusOpt,
+    bootstrap: Optional[str] = BootstrapOpt,
 ) -> None:
     """Run the whole pipeline: ingest, then the NLP stage (storage and alerts come next)."""
+    _bus_overrides(bus, bootstrap)
     while True:
         summary, settings = _ingest_once(sources, force=False)
         _print_ingest_summary(summary, settings)
@@ -307,8 +335,12 @@ app.add_typer(nlp_app, name="nlp")
 
 
 @nlp_app.command("run")
-def nlp_run(once: bool = typer.Option(False, "--once", help="Drain the articles topic, then exit.")) -> None:
-    """The enrich worker: consume articles, publish articles with mentions and sentiment."""
+def nlp_run(once: bool = typer.Option(False, "--once", help="Drain the articles topic, then exit."),
+            bus: Optional[str] = BusOpt, bootstrap: Optional[str] = BootstrapOpt) -> None:
+    """The enrich worker: consume articles, publish articles with mentions and sentiment.
+
+    Start several with --bus kafka: they share the partitions as one consumer group."""
+    _bus_overrides(bus, bootstrap)
     from nlp.stage import enrich_stage
     from sinoscope.bus import open_bus
 

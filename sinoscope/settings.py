@@ -72,8 +72,12 @@ class TopicSettings(BaseModel):
 
 class BusSettings(BaseModel):
     kind: Literal["embedded", "kafka"] = "embedded"
-    bootstrap: str = "localhost:9092"
-    partitions: int = 4
+    bootstrap: str = Field("localhost:9092", description="Kafka bootstrap servers (kind: kafka).")
+    partitions: int = Field(4, description="Partitions of a topic created by Sinoscope.")
+    max_poll_interval_ms: int = 300_000
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 1_000
+    request_timeout_ms: int = 30_000
     topics: TopicSettings = TopicSettings()
 
 

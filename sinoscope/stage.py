@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -44,22 +45,26 @@ class Stage:
         self.dlq, self.process, self.batch_size = dead_letter_topic, process, batch_size
         self.stop_event = threading.Event()
         self.stats = StageStats()
+        self.keepalive_interval_s = 1.0
 
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop_event.set())
 
-    def run(self, *, until_idle: bool = False, poll_timeout_s: float = 1.0,
+    def run(self, *, until_idle: bool = False, poll_timeout_s: float = 1.0, idle_timeout_s: float = 60.0,
             on_batch: Callable[[StageStats], None] | None = None) -> StageStats:
-        """Consume until stopped (or, with ``until_idle``, until the topic is drained)."""
+        """Consume until stopped (or, with ``until_idle``, until the topic is drained: an empty
+        poll with the consumer at the end of its partitions, or nothing for ``idle_timeout_s``)."""
         with self.bus.consumer(self.group, [self.topic]) as consumer:
+            idle_since = time.monotonic()
             while not self.stop_event.is_set():
                 records = consumer.poll(max_records=self.batch_size, timeout_s=poll_timeout_s)
                 if not records:
-                    if until_idle:
+                    if until_idle and (consumer.caught_up() or time.monotonic() - idle_since > idle_timeout_s):
                         break
                     continue
-                result = self.process(records)
+                idle_since = time.monotonic()
+                result = self._process_keeping_alive(consumer, records)
                 for topic, key, value in result.outputs:
                     self.bus.publish(topic, key, value, dedup_id=f"{self.name}:{key}")
                 for record, reason in result.failures:
@@ -79,3 +84,25 @@ class Stage:
                 if on_batch:
                     on_batch(self.stats)
         return self.stats
+
+    def _process_keeping_alive(self, consumer, records: list[Record]) -> BatchResult:
+        """Process in a worker thread while this thread keeps the consumer alive in its group
+        (a slow model must not trigger a rebalance and a replay)."""
+        box: dict = {}
+
+        def work() -> None:
+            try:
+                box["result"] = self.process(records)
+            except BaseException as exc:  # re-raised below, in the stage's thread
+                box["error"] = exc
+
+        worker = threading.Thread(target=work, name=f"{self.name}-batch", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(timeout=self.keepalive_interval_s)
+            if worker.is_alive():
+                consumer.keepalive()
+        consumer.resume()
+        if "error" in box:
+            raise box["error"]
+        return box["result"]

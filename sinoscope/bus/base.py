@@ -49,6 +49,18 @@ class Consumer(ABC):
     def commit(self, records: Iterable[Record] | None = None) -> None:
         """Commit the given records (default: everything polled so far) as processed."""
 
+    def keepalive(self) -> None:
+        """Called repeatedly while a polled batch is being processed, so that a slow batch does
+        not cost the consumer its group membership (Kafka); a no-op where that cannot happen."""
+
+    def resume(self) -> None:
+        """Undo what ``keepalive`` paused, before the next poll."""
+
+    def caught_up(self) -> bool:
+        """True when this consumer has partitions and has read to their end (so an empty poll
+        means the topic is drained, not that the group is still being joined)."""
+        return True
+
     @abstractmethod
     def close(self) -> None: ...
 

