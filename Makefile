@@ -25,6 +25,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python bench/nlp_bench.py
+	$(BIN)/python bench/kafka_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

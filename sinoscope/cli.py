@@ -444,28 +444,74 @@ bus_app = typer.Typer(help="Look inside the bus: topics, consumer groups, messag
 app.add_typer(bus_app, name="bus")
 
 
+def _bus_overview(bus) -> list[dict]:
+    topics = []
+    pairs = bus.groups()
+    for name in bus.topics():
+        s = bus.stats(name)
+        lag = {grp: sum(bus.group_lag(grp, name).values()) for grp, topic in pairs if topic == name}
+        topics.append({"topic": name, "partitions": s.partitions if s else 0, "messages": s.messages if s else 0,
+                       "lag": lag})
+    return topics
+
+
+def _print_overview(topics: list[dict]) -> None:
+    t = Table("topic", "partitions", "messages", "consumer groups (lag)")
+    for x in topics:
+        t.add_row(x["topic"], str(x["partitions"]), str(x["messages"]),
+                  ", ".join(f"{g}: {lag}" for g, lag in x["lag"].items()) or "-")
+    console.print(t)
+
+
 @bus_app.command("topics")
 def bus_topics(as_json: bool = typer.Option(False, "--json")) -> None:
     """Topics with message counts, and consumer groups with their lag."""
     from sinoscope.bus import open_bus
 
     with open_bus(state.settings) as bus:
-        topics = []
-        for name in bus.topics():
-            s = bus.stats(name)
-            groups = {}
-            for grp, topic in getattr(bus, "groups", lambda: [])():
-                if topic == name:
-                    groups[grp] = sum(bus.group_lag(grp, name).values())
-            topics.append({"topic": name, "partitions": s.partitions, "messages": s.messages, "lag": groups})
+        topics = _bus_overview(bus)
     if as_json:
         console.print_json(json.dumps({"topics": topics}))
+    else:
+        _print_overview(topics)
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """The running pipeline at a glance: the bus (messages, consumer lag per topic and group,
+    dead letters) and the health of the sources."""
+    from ingest.state import IngestState
+    from sinoscope.bus import open_bus
+
+    settings = state.settings
+    with open_bus(settings) as bus:
+        topics = _bus_overview(bus)
+    st = IngestState(settings.path("ingest.sqlite"))
+    try:
+        sources = st.sources()
+    finally:
+        st.close()
+    counts: dict[str, int] = {}
+    for s in sources:
+        counts[s.status] = counts.get(s.status, 0) + 1
+    flagged = [{"name": s.name, "status": s.status, "since": s.failing_since.isoformat() if s.failing_since else None,
+                "error": s.last_error} for s in sources if s.status in ("failing", "retired")]
+    dlq = next((t["messages"] for t in topics if t["topic"] == settings.bus.topics.dead_letter), 0)
+    report = {"data_dir": str(settings.data_dir), "bus": settings.bus.kind,
+              "bootstrap": settings.bus.bootstrap if settings.bus.kind == "kafka" else None,
+              "topics": topics, "dead_letters": dlq, "sources": counts, "flagged_sources": flagged}
+    if as_json:
+        console.print_json(json.dumps(report))
         return
-    t = Table("topic", "partitions", "messages", "consumer groups (lag)")
-    for x in topics:
-        t.add_row(x["topic"], str(x["partitions"]), str(x["messages"]),
-                  ", ".join(f"{g}: {lag}" for g, lag in x["lag"].items()) or "-")
-    console.print(t)
+    console.print(f"data dir {report['data_dir']}; bus: {report['bus']}"
+                  + (f" at {report['bootstrap']}" if report["bootstrap"] else ""))
+    _print_overview(topics)
+    if dlq:
+        console.print(f"[yellow]{dlq} dead letters[/] on topic '{settings.bus.topics.dead_letter}': "
+                      f"sinoscope bus peek {settings.bus.topics.dead_letter}")
+    console.print("sources: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none polled yet"))
+    for f in flagged:
+        console.print(f"[bold red]FLAGGED[/] {f['name']} {f['status']} since {f['since']}: {f['error']}")
 
 
 @bus_app.command("peek")

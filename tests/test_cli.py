@@ -63,6 +63,10 @@ def test_human_summary_and_sources_health(tmp_path):
     assert langs["Volkswagen baut Entw"] == "de" and langs["比亚迪在欧洲销量超越特斯拉"[:20]] == "zh"
     again = run("--data-dir", str(data), "run", "--once")
     assert "nlp: enriched 0 articles" in again.stdout
+    status = json.loads(run("--data-dir", str(data), "status", "--json").stdout)
+    articles = next(t for t in status["topics"] if t["topic"] == "articles")
+    assert articles["messages"] == 24 and articles["lag"] == {"nlp-enrich": 0}
+    assert status["sources"] == {"ok": 13} and status["dead_letters"] == 0
     assert "ingest" in out.stderr  # the progress bar goes to stderr
     health = json.loads(run("--data-dir", str(data), "sources", "--json").stdout)["sources"]
     assert len(health) == 13 and all(s["status"] == "ok" for s in health)

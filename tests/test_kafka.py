@@ -141,4 +141,120 @@ def test_whole_pipeline_runs_through_kafka(kafka_settings, tmp_path):
     bus = open_bus(kafka_settings)
     enriched = [json.loads(r.value) for r in bus.read(topics.enriched)]
     assert len(enriched) == 24 and len({e["article"]["id"] for e in enriched}) == 24
+    assert ("nlp-enrich", topics.articles) in bus.groups()
+    bus.close()
+    st = subprocess.run([*cmd[:3], "--bus", "kafka", "--bootstrap", kafka_settings.bus.bootstrap, "status", "--json"],
+                        env=env, capture_output=True, text=True, timeout=120)
+    assert st.returncode == 0, st.stderr[-2000:]
+    report = json.loads(st.stdout)
+    row = next(t for t in report["topics"] if t["topic"] == topics.articles)
+    assert "nlp-enrich" in row["lag"] and report["sources"] == {"ok": 13}
+
+
+def test_broker_stopped_and_restarted_mid_run_makes_the_producer_retry_not_crash(tmp_path, caplog):
+    """Its own broker: stopped after a first flush, restarted while the next flush waits. The
+    flush retries (rebuilding the producer), reports it in the log, and succeeds; tansu's
+    memory storage forgets what it held before the restart, a real Kafka would not."""
+    import logging
+    import threading
+
+    from conftest import Broker
+    from sinoscope.bus.kafka import KafkaBus
+
+    broker = Broker(tmp_path / "broker.log")
+    broker.start()
+    try:
+        bus = KafkaBus(broker.bootstrap, 2, flush_timeout_s=60, session_timeout_ms=6000, heartbeat_interval_ms=500)
+        bus.publish("restart", "before", b"1")
+        bus.flush()
+        broker.stop()
+        for i in range(5):
+            bus.publish("restart", f"during-{i}", b"2")  # queued while the broker is down
+        outcome = {}
+
+        def flush():
+            try:
+                bus.flush()
+                outcome["ok"] = True
+            except Exception as exc:  # the assertion below reports it
+                outcome["error"] = exc
+
+        with caplog.at_level(logging.WARNING, logger="sinoscope.bus.kafka"):
+            t = threading.Thread(target=flush)
+            t.start()
+            time.sleep(3)
+            assert t.is_alive(), "flush must keep retrying while the broker is down"
+            broker.start()
+            t.join(90)
+        assert outcome == {"ok": True}
+        assert bus.reconnects >= 1
+        assert any("not acknowledged" in r.getMessage() and "retrying" in r.getMessage() for r in caplog.records)
+        assert sorted(r.key for r in bus.read("restart")) == [f"during-{i}" for i in range(5)]
+        bus.close()
+    finally:
+        broker.stop()
+
+
+N_KILL = 300
+
+
+def test_worker_killed_mid_batch_is_replaced_and_every_article_is_enriched(kafka_settings, tmp_path):
+    """A real `sinoscope nlp run` worker is killed with SIGKILL after it published part of its
+    work; a replacement worker in the same group takes over. The enriched topic then holds every
+    article; a batch that was published but never committed is published again (at-least-once),
+    and the records carry the article id, so the store's idempotent writes keep one of each."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from sinoscope.schemas import Article, article_id_for
+
+    topics = kafka_settings.bus.topics
+    bus = open_bus(kafka_settings)
+    now = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    ids = []
+    for i in range(N_KILL):
+        url = f"https://kill.example.com/{i}"
+        a = Article(id=article_id_for(url), url=url, original_url=url, source="t", outlet="T", country="GB",
+                    language="en", title=f"Story {i}: BYD and Huawei in Shenzhen",
+                    text=" ".join(f"BYD sold {i * 20 + k} cars in Shenzhen, where Huawei hired {k} engineers."
+                                  for k in range(12)), published=now, fetched=now)
+        ids.append(a.id)
+        bus.publish(topics.articles, a.id, a.to_json())
+    bus.flush()
+    env = {**os.environ, "SINOSCOPE_BUS__TOPICS__ARTICLES": topics.articles,
+           "SINOSCOPE_BUS__TOPICS__ENRICHED": topics.enriched, "SINOSCOPE_BUS__TOPICS__DEAD_LETTER": topics.dead_letter,
+           "SINOSCOPE_BUS__SESSION_TIMEOUT_MS": "6000", "SINOSCOPE_BUS__HEARTBEAT_INTERVAL_MS": "500",
+           "SINOSCOPE_NLP__BATCH_ARTICLES": "8"}
+    cmd = [str(Path(sys.executable).parent / "sinoscope"), "--data-dir", str(tmp_path / "d"), "nlp", "run",
+           "--bus", "kafka", "--bootstrap", kafka_settings.bus.bootstrap]
+    from kafka import KafkaConsumer, TopicPartition
+
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watcher = KafkaConsumer(bootstrap_servers=kafka_settings.bus.bootstrap, group_id=None)
+    seen, deadline = 0, time.monotonic() + 120
+    while seen < 16 and time.monotonic() < deadline:  # kill as soon as two batches are out
+        if not watcher.assignment():
+            if topics.enriched in watcher.topics():  # topics() refreshes metadata
+                watcher.assign([TopicPartition(topics.enriched, p)
+                                for p in watcher.partitions_for_topic(topics.enriched)])
+                watcher.seek_to_beginning()
+            else:
+                time.sleep(0.1)
+            continue
+        seen += sum(len(m) for m in watcher.poll(timeout_ms=100).values())
+    first.send_signal(signal.SIGKILL)
+    watcher.close()
+    first.wait(timeout=30)
+    done_before = {json.loads(r.value)["article"]["id"] for r in bus.read(topics.enriched)}
+    assert 0 < len(done_before) < N_KILL, f"kill did not land mid-run ({len(done_before)} enriched)"
+
+    second = subprocess.run(cmd + ["--once"], env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+    out = [json.loads(r.value)["article"]["id"] for r in bus.read(topics.enriched)]
+    assert set(out) == set(ids), "an article was lost"
+    assert len(out) - len(set(out)) <= 8, "more than the one uncommitted batch was replayed"
     bus.close()

@@ -103,6 +103,10 @@ class Bus(ABC):
     @abstractmethod
     def topics(self) -> list[str]: ...
 
+    def groups(self) -> list[tuple[str, str]]:
+        """(consumer group, topic) pairs with committed offsets."""
+        return []
+
     def read(self, topic: str, limit: int | None = None) -> list[Record]:
         """Every message of a topic from the start, without committing (inspection, tests)."""
         with self.consumer(f"__inspect-{id(self)}", [topic]) as consumer:

@@ -39,7 +39,8 @@ class KafkaBus(Bus):
         self._producer: KafkaProducer | None = None
         self._admin: KafkaAdminClient | None = None
         self._known: set[str] = set()
-        self._futures: list = []
+        self._futures: list = []  # [(topic, key, value, headers), future or None]
+        self.reconnects = 0
 
     # -- clients, created on first use and retried while the broker is unreachable ------------
     def _connect(self, make, what: str):
@@ -85,24 +86,62 @@ class KafkaBus(Bus):
     def publish(self, topic, key, value, *, headers=None, dedup_id=None) -> None:
         if not isinstance(value, (bytes, bytearray)):
             raise TypeError("bus values are bytes; encode the message first")
-        self.ensure_topic(topic)
-        hdrs = [(k, v.encode("utf-8")) for k, v in (headers or {}).items()]
-        self._futures.append(self.producer.send(topic, key=key.encode("utf-8") if key is not None else None,
-                                                value=bytes(value), headers=hdrs or None))
+        self._futures.append([(topic, key, bytes(value), headers), None])
+        self._send(self._futures[-1])
+
+    def _send(self, item: list) -> None:
+        (topic, key, value, headers), _ = item
+        try:
+            self.ensure_topic(topic)
+            hdrs = [(k, v.encode("utf-8")) for k, v in (headers or {}).items()]
+            item[1] = self.producer.send(topic, key=key.encode("utf-8") if key is not None else None,
+                                         value=value, headers=hdrs or None)
+        except KafkaError as exc:  # broker away: flush() retries it
+            log.warning("Kafka at %s: could not queue a message for %s (%s); flush will retry", self.bootstrap,
+                        topic, exc)
+            item[1] = None
 
     def flush(self) -> None:
+        """Block until every published message is acknowledged. A broker that is down or was
+        restarted is retried with backoff (the producer is rebuilt, unacknowledged messages are
+        sent again) for up to ``flush_timeout_s``; only then BusError, and nothing downstream of
+        the caller counts as done."""
         if not self._futures:
             return
-        futures, self._futures = self._futures, []
-        try:
-            self.producer.flush(timeout=self.flush_timeout_s)
-        except KafkaError as exc:
-            raise BusError(f"Kafka at {self.bootstrap} did not acknowledge {len(futures)} messages: {exc}") from exc
-        failed = [f for f in futures if not f.succeeded()]
-        if failed:
-            exc = failed[0].exception if failed[0].is_done else "not acknowledged in time"
-            raise BusError(f"Kafka at {self.bootstrap}: {len(failed)} of {len(futures)} messages not acknowledged "
-                           f"({exc}); nothing was committed, they will be retried")
+        pending, self._futures = self._futures, []
+        deadline, delay = time.monotonic() + self.flush_timeout_s, 0.5
+        while True:
+            if self._producer is not None:
+                try:
+                    self._producer.flush(timeout=max(1.0, deadline - time.monotonic()))
+                except KafkaError:
+                    pass
+            failed = [it for it in pending if it[1] is None or not it[1].succeeded()]
+            if not failed:
+                return
+            first = next((it[1].exception for it in failed if it[1] is not None and it[1].is_done), "not sent")
+            if time.monotonic() > deadline:
+                raise BusError(f"Kafka at {self.bootstrap}: {len(failed)} of {len(pending)} messages not acknowledged "
+                               f"within {self.flush_timeout_s:.0f}s ({first}); nothing was committed, they will be retried")
+            log.warning("Kafka at %s: %d messages not acknowledged (%s); rebuilding the producer and retrying in "
+                        "%.1fs", self.bootstrap, len(failed), first, delay)
+            self.reconnects += 1
+            self._reset_clients()
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            for it in failed:
+                self._send(it)
+            pending = failed
+
+    def _reset_clients(self) -> None:
+        for client in (self._producer, self._admin):
+            if client is not None:
+                try:
+                    client.close(timeout=0) if client is self._producer else client.close()
+                except Exception:  # a client of a dead broker may fail to close; it is dropped anyway
+                    pass
+        self._producer = self._admin = None
+        self._known.clear()
 
     # -- consuming -------------------------------------------------------------------------
     def consumer(self, group: str, topics: list[str]) -> Consumer:
@@ -140,9 +179,21 @@ class KafkaBus(Bus):
         if offsets is None:
             return {}
         _, end = offsets
-        committed = {tp.partition: om.offset for tp, om in self.admin.list_group_offsets(group).items()
+        listed = self.admin.list_group_offsets(group)
+        listed = listed.get(group, {}) if group in listed else listed  # {group: {tp: offset}} in kafka-python 3
+        committed = {tp.partition: om.offset for tp, om in listed.items()
                      if tp.topic == topic and om is not None and om.offset >= 0}
         return {p: max(0, e - committed.get(p, 0)) for p, e in end.items()}
+
+    def groups(self) -> list[tuple[str, str]]:
+        """(consumer group, topic) pairs that have committed offsets."""
+        out = set()
+        for g in self.admin.list_groups():
+            gid = g["group_id"] if isinstance(g, dict) else g[0]
+            listed = self.admin.list_group_offsets(gid)
+            listed = listed.get(gid, {}) if gid in listed else listed
+            out.update((gid, tp.topic) for tp in listed)
+        return sorted(out)
 
     def read(self, topic: str, limit: int | None = None, idle_s: float = 1.5) -> list[Record]:
         """Every message of a topic without joining a group or committing (inspection). Reads
