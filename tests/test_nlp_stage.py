@@ -101,3 +101,41 @@ def test_a_failing_model_fails_the_batch_and_commits_nothing(settings):
         stage.run(until_idle=True, poll_timeout_s=0.1)
     assert sum(bus.group_lag(GROUP, settings.bus.topics.articles).values()) == 1  # will be retried
     bus.close()
+
+
+def test_sigterm_finishes_the_batch_in_hand_and_commits(settings, tmp_path):
+    """A real `sinoscope nlp run` worker gets SIGTERM mid-run: it finishes its batch, commits,
+    and exits 0; what it committed is exactly what it published."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    bus = EmbeddedBus(settings.path("bus.sqlite"))
+    items = [article(i, f"Story {i}", " ".join(f"BYD sold {i * 20 + k} cars in Shenzhen, where Huawei hired {k}."
+                                                for k in range(12))) for i in range(400)]
+    publish(bus, settings, items)
+    bus.close()
+    env = {**os.environ, "SINOSCOPE_DATA_DIR": str(settings.data_dir), "SINOSCOPE_NLP__BATCH_ARTICLES": "16"}
+    worker = subprocess.Popen([str(Path(sys.executable).parent / "sinoscope"), "nlp", "run"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        b = EmbeddedBus(settings.path("bus.sqlite"))
+        n = b.stats(settings.bus.topics.enriched).messages if settings.bus.topics.enriched in b.topics() else 0
+        b.close()
+        if n >= 32:
+            break
+        time.sleep(0.2)
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err[-2000:]
+    assert "enriched" in out
+    b = EmbeddedBus(settings.path("bus.sqlite"))
+    enriched = b.stats(settings.bus.topics.enriched).messages
+    lag = sum(b.group_lag(GROUP, settings.bus.topics.articles).values())
+    b.close()
+    assert 0 < enriched < 400, "SIGTERM did not land mid-run"
+    assert enriched + lag == 400, "the batch in hand was lost or committed without its results"
