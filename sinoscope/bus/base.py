@@ -34,6 +34,15 @@ class TopicStats:
     end_offsets: dict[int, int]
 
 
+def next_offsets(records: Iterable[Record]) -> dict[tuple[str, int], int]:
+    """The offsets to commit for these records: per (topic, partition), one past the last."""
+    out: dict[tuple[str, int], int] = {}
+    for r in records:
+        k = (r.topic, r.partition)
+        out[k] = max(out.get(k, 0), r.offset + 1)
+    return out
+
+
 class BusError(RuntimeError):
     """The bus could not do what was asked (broker down, storage unwritable)."""
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .base import Bus, BusError, Consumer, Record, TopicStats
+from .base import Bus, BusError, Consumer, Record, TopicStats, next_offsets
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics (name TEXT PRIMARY KEY, partitions INTEGER NOT NULL);
@@ -207,9 +207,9 @@ class EmbeddedConsumer(Consumer):
                 if len(out) >= max_records:
                     break
             if out or time.monotonic() >= deadline:
-                for r in out:
-                    self._positions[r.topic][r.partition] = r.offset + 1
-                    self._uncommitted[(r.topic, r.partition)] = r.offset + 1
+                for (t, p), o in next_offsets(out).items():
+                    self._positions[t][p] = o
+                    self._uncommitted[(t, p)] = o
                 return out
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
@@ -217,10 +217,7 @@ class EmbeddedConsumer(Consumer):
         if records is None:
             offsets, self._uncommitted = self._uncommitted, {}
         else:
-            offsets = {}
-            for r in records:
-                k = (r.topic, r.partition)
-                offsets[k] = max(offsets.get(k, 0), r.offset + 1)
+            offsets = next_offsets(records)
         if offsets:
             self.bus._commit(self.group, offsets)
 

@@ -20,7 +20,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
-from .base import Bus, BusError, Consumer, Record, TopicStats
+from .base import Bus, BusError, Consumer, Record, TopicStats, next_offsets
 
 log = logging.getLogger("sinoscope.bus.kafka")
 
@@ -245,14 +245,13 @@ class KafkaGroupConsumer(Consumer):
         self.consumer = bus._connect(lambda: KafkaConsumer(
             *topics, bootstrap_servers=bus.bootstrap, client_id=f"{bus.client_id}-{group}", group_id=group,
             enable_auto_commit=False, auto_offset_reset="earliest", **bus.consumer_config), f"consumer group {group}")
-        self._polled: dict[TopicPartition, int] = {}
+        self._polled: dict[tuple[str, int], int] = {}
 
     def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
         batches = self.consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
         out = [_record(m) for msgs in batches.values() for m in msgs]
-        for r in out:
-            tp = TopicPartition(r.topic, r.partition)
-            self._polled[tp] = max(self._polled.get(tp, 0), r.offset + 1)
+        for k, o in next_offsets(out).items():
+            self._polled[k] = max(self._polled.get(k, 0), o)
         return out
 
     def keepalive(self) -> None:
@@ -278,14 +277,12 @@ class KafkaGroupConsumer(Consumer):
         if records is None:
             offsets, self._polled = self._polled, {}
         else:
-            offsets = {}
-            for r in records:
-                tp = TopicPartition(r.topic, r.partition)
-                offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
+            offsets = next_offsets(records)
         if not offsets:
             return
         try:
-            self.consumer.commit(offsets={tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
+            self.consumer.commit(offsets={TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
+                                          for (t, p), o in offsets.items()})
         except KafkaError as exc:
             raise BusError(f"commit for group {self.group} refused ({exc}); the batch will be replayed by the "
                            "partition's new owner, and downstream ids make the replay harmless") from exc
