@@ -199,12 +199,13 @@ def run(
     bus: Optional[str] = BusOpt,
     bootstrap: Optional[str] = BootstrapOpt,
 ) -> None:
-    """Run the whole pipeline: ingest, then the NLP stage (storage and alerts come next)."""
+    """Run the whole pipeline: ingest, the NLP stage, then the store (alerts come next)."""
     _bus_overrides(bus, bootstrap)
     while True:
         summary, settings = _ingest_once(sources, force=False)
         _print_ingest_summary(summary, settings)
         _enrich_pass(settings)
+        _store_pass(settings)
         if once:
             return
         time.sleep(interval)
@@ -272,6 +273,120 @@ def sources_cmd(
         t.add_row(r["name"], r["outlet"], r["language"], f"[{colour.get(r['status'], '')}]{r['status']}[/]",
                   (r["last_success"] or "never")[:16], str(r["consecutive_failures"]), str(r["entries_seen"]),
                   str(r["articles"]), (r["last_error"] or "")[:80])
+    console.print(t)
+
+
+def _store_pass(settings: Settings) -> None:
+    from sinks.stage import sink_stage
+    from sinks.store import EmbeddedStore
+    from sinoscope.bus import open_bus
+
+    store = EmbeddedStore(settings.path("store.duckdb"))
+    try:
+        with open_bus(settings) as bus:
+            stats = sink_stage(bus, settings, store).run(until_idle=True, poll_timeout_s=0.2)
+        counts = store.counts()
+    finally:
+        store.close()
+    console.print(f"store: wrote {stats.records - stats.dead_lettered} enriched articles; it holds "
+                  f"{counts['articles']} articles and {counts['mentions']} mentions ({settings.path('store.duckdb')})")
+
+
+# -- trends -------------------------------------------------------------------------------
+def _entity(query: str):
+    from nlp.entities.catalogue import load_catalogue
+
+    e = load_catalogue(state.settings.nlp.catalogues).resolve(query)
+    if e is None:
+        fail(f"no city or brand called {query!r}", "use an id (city:chongqing) or any alias (Chungking, 重庆)")
+    return e
+
+
+def _query_conn():
+    from sinks.store import EmbeddedStore
+
+    return EmbeddedStore(state.settings.path("store.duckdb"), read_only=True)
+
+
+def _since(value: str):
+    from sinks.queries import parse_since
+
+    try:
+        return parse_since(value)
+    except ValueError:
+        fail(f"--since {value!r}", "use 30d, 12h, 8w or an ISO date like 2026-09-01")
+
+
+@app.command()
+def trend(entity: str = typer.Argument(..., help="Entity id or any alias: city:chongqing, Chungking, 重庆."),
+          since: str = typer.Option("30d", "--since"), interval: str = typer.Option("1d", "--interval"),
+          duplicates: bool = typer.Option(False, "--duplicates", help="Count syndicated copies too."),
+          as_json: bool = typer.Option(False, "--json")) -> None:
+    """Mentions and mean sentiment of one city or brand per hour, day or week."""
+    from sinks import queries
+
+    e = _entity(entity)
+    store = _query_conn()
+    try:
+        out = queries.trend(store.conn, e.id, e.name, _since(since), interval, duplicates)
+    except ValueError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False))
+        return
+    t = Table("start", "mentions", "mean sentiment", "positive", "negative", title=f"{e.name} ({e.id})")
+    for b in out["buckets"]:
+        t.add_row(b["start"][:16], str(b["mentions"]), f"{b['sentiment_mean']:+.2f}" if b["sentiment_mean"] is not None
+                  else "-", str(b["positive"]), str(b["negative"]))
+    console.print(t if out["buckets"] else f"no mentions of {e.name} since {out['since'][:10]}")
+
+
+@app.command()
+def rank(kind: str = typer.Option("city", "--type", help="city or brand"),
+         since: str = typer.Option("90d", "--since"), limit: int = typer.Option(20, "--limit"),
+         duplicates: bool = typer.Option(False, "--duplicates"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """The overseas-influence ranking: presence, breadth, tone and growth combined (see README)."""
+    from nlp.entities.catalogue import load_catalogue
+    from sinks import queries
+
+    names = {e.id: e.name for e in load_catalogue(state.settings.nlp.catalogues).entities.values()}
+    store = _query_conn()
+    try:
+        out = queries.rank(store.conn, names, _since(since), kind, include_duplicates=duplicates, limit=limit)
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False))
+        return
+    t = Table("#", "name", "index", "mentions", "outlets", "countries", "tone", "growth", title=f"{kind} ranking")
+    for i, r in enumerate(out["rows"], 1):
+        t.add_row(str(i), r["name"], f"{r['index']:.1f}", str(r["mentions"]), str(r["outlets"]), str(r["countries"]),
+                  f"{r['sentiment_mean']:+.2f}" if r["sentiment_mean"] is not None else "-", f"{r['growth']:+.2f}")
+    console.print(t)
+
+
+@app.command()
+def stories(entity: str = typer.Argument(..., help="Entity id or any alias."),
+            negative: bool = typer.Option(False, "--negative", help="Most negative first (default: most positive)."),
+            since: str = typer.Option("365d", "--since"), limit: int = typer.Option(10, "--limit"),
+            as_json: bool = typer.Option(False, "--json")) -> None:
+    """The most positive (or negative) stories about a city or brand."""
+    from sinks import queries
+
+    e = _entity(entity)
+    store = _query_conn()
+    try:
+        out = queries.stories(store.conn, e.id, _since(since), negative, limit)
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False))
+        return
+    t = Table("sentiment", "published", "outlet", "title", title=f"{e.name}: most {'negative' if negative else 'positive'}")
+    for st in out["stories"]:
+        t.add_row(f"{st['sentiment']:+.2f}", st["published"][:10], st["outlet"], st["title"])
     console.print(t)
 
 

@@ -63,6 +63,20 @@ def test_human_summary_and_sources_health(tmp_path):
     assert langs["Volkswagen baut Entw"] == "de" and langs["比亚迪在欧洲销量超越特斯拉"[:20]] == "zh"
     again = run("--data-dir", str(data), "run", "--once")
     assert "nlp: enriched 0 articles" in again.stdout
+    assert "store: wrote 0 enriched articles; it holds 24 articles" in again.stdout
+    trend = json.loads(run("--data-dir", str(data), "trend", "Chungking", "--since", "2026-01-01", "--json").stdout)
+    assert trend["entity_id"] == "city:chongqing" and set(trend) >= {"entity_id", "name", "buckets"}
+    canton = json.loads(run("--data-dir", str(data), "trend", "广州", "--since", "2026-01-01", "--json").stdout)
+    assert sum(b["mentions"] for b in canton["buckets"]) >= 3
+    assert all(set(b) >= {"start", "mentions", "sentiment_mean"} for b in canton["buckets"])
+    ranking = json.loads(run("--data-dir", str(data), "rank", "--type", "city", "--since", "2026-01-01", "--json").stdout)
+    rows = ranking["rows"]
+    assert rows and all(set(r) >= {"entity_id", "name", "mentions", "outlets", "countries", "sentiment_mean", "index"}
+                        for r in rows)
+    assert [r["index"] for r in rows] == sorted((r["index"] for r in rows), reverse=True)
+    neg = json.loads(run("--data-dir", str(data), "stories", "BYD", "--negative", "--json").stdout)["stories"]
+    assert neg and all(set(x) >= {"article_id", "url", "title", "outlet", "published", "sentiment"} for x in neg)
+    assert [x["sentiment"] for x in neg] == sorted(x["sentiment"] for x in neg)
     status = json.loads(run("--data-dir", str(data), "status", "--json").stdout)
     articles = next(t for t in status["topics"] if t["topic"] == "articles")
     assert articles["messages"] == 24 and articles["lag"] == {"nlp-enrich": 0}

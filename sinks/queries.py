@@ -1,0 +1,101 @@
+"""Trend queries over the stored mentions: volume and tone per entity over time, the city
+overseas-influence ranking, and the stories behind them. Each returns the documented JSON
+shape (fields may be added, never removed).
+
+The influence index (0-100) follows published city-influence reports in combining presence,
+breadth, tone and momentum, each scaled to [0, 1] across the cities ranked:
+    index = 100 * (0.35 * presence + 0.25 * breadth + 0.25 * tone + 0.15 * growth)
+    presence = log(1 + mentions) / log(1 + max mentions)
+    breadth  = (outlets / max outlets + countries / max countries) / 2
+    tone     = (mean sentiment + 1) / 2
+    growth   = (mentions in the second half of the period - first half) / (both halves), mapped to [0, 1]
+Syndicated copies (``duplicate_of`` set) are excluded unless asked for, so one wire story on ten
+outlets counts once.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+INTERVALS = {"1h": "hour", "hour": "hour", "1d": "day", "day": "day", "1w": "week", "week": "week"}
+
+
+def parse_since(value: str, now: datetime | None = None) -> datetime:
+    """'30d', '12h', '8w' or an ISO date -> the start of the period (UTC)."""
+    now = now or datetime.now(timezone.utc)
+    v = value.strip().lower()
+    units = {"h": "hours", "d": "days", "w": "weeks"}
+    if v[:-1].isdigit() and v[-1] in units:
+        return now - timedelta(**{units[v[-1]]: int(v[:-1])})
+    dt = datetime.fromisoformat(value)
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def _dup(include_duplicates: bool) -> str:
+    return "" if include_duplicates else " AND duplicate_of IS NULL"
+
+
+def trend(conn, entity_id: str, name: str, since: datetime, interval: str = "1d",
+          include_duplicates: bool = False) -> dict:
+    unit = INTERVALS.get(interval)
+    if unit is None:
+        raise ValueError(f"interval {interval!r}: use 1h, 1d or 1w")
+    rows = conn.execute(
+        f"SELECT date_trunc('{unit}', published AT TIME ZONE 'UTC') AS b, count(*), avg(score), "
+        f"count(*) FILTER (WHERE label = 'positive'), count(*) FILTER (WHERE label = 'negative') "
+        f"FROM mentions WHERE entity_id = ? AND published >= ?{_dup(include_duplicates)} GROUP BY b ORDER BY b",
+        [entity_id, since]).fetchall()
+    return {"entity_id": entity_id, "name": name, "interval": interval, "since": since.isoformat(),
+            "include_duplicates": include_duplicates,
+            "buckets": [{"start": b.replace(tzinfo=timezone.utc).isoformat(), "mentions": n,
+                         "sentiment_mean": round(s, 4) if s is not None else None, "positive": p, "negative": q}
+                        for b, n, s, p, q in rows]}
+
+
+def rank(conn, names: dict[str, str], since: datetime, entity_type: str = "city", now: datetime | None = None,
+         include_duplicates: bool = False, limit: int | None = None) -> dict:
+    now = now or datetime.now(timezone.utc)
+    mid = since + (now - since) / 2
+    rows = conn.execute(
+        f"SELECT entity_id, count(*), count(DISTINCT outlet), count(DISTINCT country), avg(score), "
+        f"avg(CASE WHEN label = 'positive' THEN 1 ELSE 0 END), avg(CASE WHEN label = 'negative' THEN 1 ELSE 0 END), "
+        f"count(*) FILTER (WHERE published >= ?), count(*) FILTER (WHERE published < ?) "
+        f"FROM mentions WHERE entity_type = ? AND published >= ? AND published <= ?"
+        f"{_dup(include_duplicates)} AND (sense IS NULL OR sense <> 'government') GROUP BY entity_id",
+        [mid, mid, entity_type, since, now]).fetchall()
+    if not rows:
+        return {"type": entity_type, "since": since.isoformat(), "rows": []}
+    max_m = max(r[1] for r in rows)
+    max_o = max(r[2] for r in rows)
+    max_c = max(r[3] for r in rows)
+    out = []
+    for eid, n, outlets, countries, mean, pos, neg, recent, earlier in rows:
+        presence = math.log1p(n) / math.log1p(max_m)
+        breadth = (outlets / max_o + countries / max_c) / 2
+        tone = ((mean if mean is not None else 0.0) + 1) / 2
+        growth = (recent - earlier) / (recent + earlier) if recent + earlier else 0.0
+        index = 100 * (0.35 * presence + 0.25 * breadth + 0.25 * tone + 0.15 * (growth + 1) / 2)
+        out.append({"entity_id": eid, "name": names.get(eid, eid), "mentions": n, "outlets": outlets,
+                    "countries": countries, "sentiment_mean": round(mean, 4) if mean is not None else None,
+                    "share_positive": round(pos, 4), "share_negative": round(neg, 4),
+                    "growth": round(growth, 4), "index": round(index, 2)})
+    out.sort(key=lambda r: (-r["index"], r["entity_id"]))
+    return {"type": entity_type, "since": since.isoformat(), "include_duplicates": include_duplicates,
+            "rows": out[:limit] if limit else out}
+
+
+def stories(conn, entity_id: str, since: datetime | None = None, negative: bool = False, limit: int = 10,
+            include_duplicates: bool = False) -> dict:
+    order = "ASC" if negative else "DESC"
+    rows = conn.execute(
+        f"SELECT a.id, a.url, a.title, a.outlet, a.published, avg(m.score), any_value(m.sentence) "
+        f"FROM mentions m JOIN articles a ON a.id = m.article_id "
+        f"WHERE m.entity_id = ? AND m.score IS NOT NULL AND m.published >= ?"
+        f"{'' if include_duplicates else ' AND m.duplicate_of IS NULL'} "
+        f"GROUP BY a.id, a.url, a.title, a.outlet, a.published ORDER BY avg(m.score) {order}, a.published DESC LIMIT ?",
+        [entity_id, since or datetime(1970, 1, 1, tzinfo=timezone.utc), limit]).fetchall()
+    return {"entity_id": entity_id, "negative": negative,
+            "stories": [{"article_id": i, "url": u, "title": t, "outlet": o,
+                         "published": p.astimezone(timezone.utc).isoformat(), "sentiment": round(s, 4),
+                         "sentence": sent} for i, u, t, o, p, s, sent in rows]}

@@ -1,0 +1,29 @@
+"""The sink stage: enriched records in, rows in the store out; offsets are committed only
+after the store has the batch (the shared stage loop), and a record that cannot be decoded is
+dead-lettered with its reason."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from sinoscope.bus import Bus, Record
+from sinoscope.schemas import Enriched
+from sinoscope.settings import Settings
+from sinoscope.stage import BatchResult, Stage
+
+GROUP = "sink-store"
+
+
+def sink_stage(bus: Bus, settings: Settings, store) -> Stage:
+    def process(records: list[Record]) -> BatchResult:
+        result, batch = BatchResult(), []
+        for r in records:
+            try:
+                batch.append(Enriched.from_json(r.value))
+            except (ValidationError, ValueError) as exc:
+                result.failures.append((r, f"undecodable enriched record: {str(exc)[:300]}"))
+        store.write(batch)  # raises: nothing is committed, the batch is retried
+        return result
+
+    return Stage(bus, name="sink", group=GROUP, topic=settings.bus.topics.enriched,
+                 dead_letter_topic=settings.bus.topics.dead_letter, process=process, batch_size=500)

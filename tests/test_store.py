@@ -1,0 +1,119 @@
+"""The embedded store (DuckDB) and the trend queries: idempotent writes, the sink stage on the
+bus, and trend / rank / stories answers on records with known numbers."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from sinks import queries
+from sinks.stage import GROUP, sink_stage
+from sinks.store import EmbeddedStore
+from sinoscope.bus.embedded import EmbeddedBus
+from sinoscope.schemas import Article, Enriched, MentionRecord, Sentiment, article_id_for
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+
+
+def enriched(n: int, mentions: list[tuple[str, float]], days_ago: float, outlet="Outlet A", country="GB",
+             duplicate_of=None) -> Enriched:
+    url = f"https://s.example.com/{n}"
+    a = Article(id=article_id_for(url), url=url, original_url=url, source="s", outlet=outlet, country=country,
+                language="en", title=f"Story {n}", text="...", published=NOW - timedelta(days=days_ago), fetched=NOW,
+                duplicate_of=duplicate_of)
+    ms = [MentionRecord(id=f"{a.id}:text:{k}", entity_id=eid, name=eid.split(":")[1].title(), type=eid.split(":")[0],
+                        text="x", field="text", start=k, end=k + 1, sentence=f"Sentence {k}",
+                        sentiment=Sentiment(score=score, label="positive" if score > 0.15 else "negative" if score < -0.15
+                                            else "neutral", confidence=0.9))
+          for k, (eid, score) in enumerate(mentions)]
+    return Enriched(article=a, language="en", mentions=ms)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = EmbeddedStore(tmp_path / "store.duckdb")
+    yield s
+    s.close()
+
+
+def test_writes_are_idempotent_and_re_enrichment_replaces_mentions(store):
+    batch = [enriched(1, [("city:chengdu", 0.5), ("brand:byd", -0.5)], 1), enriched(2, [("city:chengdu", 0.1)], 2)]
+    store.write(batch)
+    store.write(batch)  # a replay
+    assert store.counts() == {"articles": 2, "mentions": 3}
+    store.write([enriched(1, [("city:chengdu", 0.9)], 1)])  # the same article, enriched again
+    assert store.counts() == {"articles": 2, "mentions": 2}
+
+
+def test_sink_stage_commits_after_the_store_and_dead_letters_garbage(settings, store):
+    bus = EmbeddedBus(settings.path("bus.sqlite"))
+    for e in [enriched(i, [("city:wuhan", 0.2)], i) for i in range(5)]:
+        bus.publish(settings.bus.topics.enriched, e.article.id, e.to_json())
+    bus.publish(settings.bus.topics.enriched, "bad", b"{not json")
+    bus.flush()
+    stats = sink_stage(bus, settings, store).run(until_idle=True, poll_timeout_s=0.1)
+    assert (stats.records, stats.dead_lettered) == (6, 1)
+    assert store.counts() == {"articles": 5, "mentions": 5}
+    assert sum(bus.group_lag(GROUP, settings.bus.topics.enriched).values()) == 0
+    dead = [json.loads(r.value) for r in bus.read(settings.bus.topics.dead_letter)]
+    assert dead[0]["stage"] == "sink" and "undecodable enriched record" in dead[0]["reason"]
+    bus.close()
+
+
+def test_a_failing_store_commits_nothing(settings, tmp_path):
+    class Down:
+        def write(self, batch):
+            raise RuntimeError("store is down")
+
+    bus = EmbeddedBus(settings.path("bus.sqlite"))
+    e = enriched(1, [("city:wuhan", 0.2)], 1)
+    bus.publish(settings.bus.topics.enriched, e.article.id, e.to_json())
+    bus.flush()
+    with pytest.raises(RuntimeError):
+        sink_stage(bus, settings, Down()).run(until_idle=True, poll_timeout_s=0.1)
+    assert sum(bus.group_lag(GROUP, settings.bus.topics.enriched).values()) == 1
+    bus.close()
+
+
+def test_trend_buckets_with_and_without_syndicated_copies(store):
+    first = enriched(1, [("city:chengdu", 0.6)], 3)
+    store.write([first, enriched(2, [("city:chengdu", -0.2), ("city:chengdu", 0.0)], 3),
+                 enriched(3, [("city:chengdu", 0.4)], 1),
+                 enriched(4, [("city:chengdu", 0.6)], 1, duplicate_of=first.article.id),
+                 enriched(5, [("city:chengdu", 0.9)], 60)])  # outside the period
+    out = queries.trend(store.conn, "city:chengdu", "Chengdu", NOW - timedelta(days=30), "1d")
+    assert [(b["start"][:10], b["mentions"], b["sentiment_mean"]) for b in out["buckets"]] == [
+        ("2026-11-17", 3, round((0.6 - 0.2 + 0.0) / 3, 4)), ("2026-11-19", 1, 0.4)]
+    with_dups = queries.trend(store.conn, "city:chengdu", "Chengdu", NOW - timedelta(days=30), "1w", True)
+    assert sum(b["mentions"] for b in with_dups["buckets"]) == 5
+    with pytest.raises(ValueError):
+        queries.trend(store.conn, "city:chengdu", "Chengdu", NOW, "1y")
+
+
+def test_rank_combines_presence_breadth_tone_and_growth(store):
+    store.write([enriched(i, [("city:chengdu", 0.5)], 1 + i % 2, outlet=f"O{i}", country=["GB", "US", "FR"][i % 3])
+                 for i in range(6)] +
+                [enriched(10 + i, [("city:wuhan", -0.5)], 20, outlet="O1", country="GB") for i in range(3)] +
+                [enriched(20, [("city:beijing", 0.0)], 1, outlet="O1")] +
+                [enriched(21, [("brand:byd", 0.9)], 1)])
+    out = queries.rank(store.conn, {"city:chengdu": "Chengdu"}, NOW - timedelta(days=30), "city", now=NOW)
+    rows = {r["entity_id"]: r for r in out["rows"]}
+    assert [r["entity_id"] for r in out["rows"]] == ["city:chengdu", "city:beijing", "city:wuhan"]
+    c = rows["city:chengdu"]
+    assert (c["name"], c["mentions"], c["outlets"], c["countries"], c["sentiment_mean"]) == ("Chengdu", 6, 6, 3, 0.5)
+    assert c["index"] == pytest.approx(100 * (0.35 + 0.25 + 0.25 * 0.75 + 0.15 * 1.0), abs=0.01)
+    w = rows["city:wuhan"]
+    assert w["growth"] == -1.0 and w["share_negative"] == 1.0
+    assert "brand:byd" not in rows
+
+
+def test_stories_most_positive_and_most_negative(store):
+    store.write([enriched(1, [("brand:byd", 0.9)], 1), enriched(2, [("brand:byd", -0.8)], 2),
+                 enriched(3, [("brand:byd", 0.1), ("brand:byd", -0.3)], 3)])
+    pos = queries.stories(store.conn, "brand:byd", limit=2)["stories"]
+    neg = queries.stories(store.conn, "brand:byd", negative=True)["stories"]
+    assert [s["title"] for s in pos] == ["Story 1", "Story 3"]
+    assert [s["title"] for s in neg] == ["Story 2", "Story 3", "Story 1"]
+    assert set(neg[0]) >= {"article_id", "url", "title", "outlet", "published", "sentiment"}
