@@ -26,6 +26,7 @@ bench: setup
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python bench/nlp_bench.py
 	$(BIN)/python bench/kafka_bench.py
+	$(BIN)/python bench/store_bench.py --sqlite
 
 clean:
 	rm -rf $(VENV) .pytest_cache
