@@ -16,13 +16,21 @@ GROUP = "sink-store"
 
 def sink_stage(bus: Bus, settings: Settings, store) -> Stage:
     def process(records: list[Record]) -> BatchResult:
-        result, batch = BatchResult(), []
+        result, batch, record_of = BatchResult(), [], {}
         for r in records:
             try:
-                batch.append(Enriched.from_json(r.value))
+                e = Enriched.from_json(r.value)
             except (ValidationError, ValueError) as exc:
                 result.failures.append((r, f"undecodable enriched record: {str(exc)[:300]}"))
-        store.write(batch)  # raises: nothing is committed, the batch is retried
+                continue
+            batch.append(e)
+            record_of[e.article.id] = r
+        written = store.write(batch)  # raises: nothing is committed, the batch is retried
+        seen = set()
+        for article_id, reason in getattr(written, "failed", []):  # refused for good: dead-letter, go on
+            if article_id in record_of and article_id not in seen:
+                seen.add(article_id)
+                result.failures.append((record_of[article_id], reason))
         return result
 
     return Stage(bus, name="sink", group=GROUP, topic=settings.bus.topics.enriched,

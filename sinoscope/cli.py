@@ -281,6 +281,20 @@ def _store_pass(settings: Settings) -> None:
     from sinks.store import EmbeddedStore
     from sinoscope.bus import open_bus
 
+    if settings.sink.kind == "elasticsearch":
+        from sinks.elastic import ElasticSink, SinkError
+
+        es = ElasticSink.from_settings(settings.sink)
+        try:
+            es.setup()
+            with open_bus(settings) as bus:
+                stats = sink_stage(bus, settings, es).run(until_idle=True, poll_timeout_s=0.2)
+        except SinkError as exc:
+            fail(str(exc), f"check Elasticsearch at {settings.sink.es_url} (settings sink.es_*); nothing was committed",
+                 code=1)
+        console.print(f"elasticsearch: wrote {stats.records - stats.dead_lettered} enriched articles to "
+                      f"{settings.sink.es_url}" + (f"; dead-lettered {stats.dead_lettered}" if stats.dead_lettered else ""))
+        return
     store = EmbeddedStore(settings.path("store.duckdb"))
     try:
         with open_bus(settings) as bus:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,6 +64,20 @@ class NlpSettings(BaseModel):
     newsmtsc_dir: Path | None = Field(None, description="NewsMTSC data (default ../shared/data/newsmtsc).")
 
 
+class SinkSettings(BaseModel):
+    kind: Literal["embedded", "elasticsearch"] = "embedded"
+    es_url: str = Field("http://localhost:9200", description="Elasticsearch URL (kind: elasticsearch).")
+    es_username: str | None = None
+    es_password: SecretStr | None = Field(None, description="From SINOSCOPE_SINK__ES_PASSWORD, never a file in the repo.")
+    es_api_key: SecretStr | None = Field(None, description="From SINOSCOPE_SINK__ES_API_KEY.")
+    es_verify_certs: bool = True
+    es_ca_certs: Path | None = None
+    es_timeout_s: float = 30.0
+    es_index_prefix: str = "sinoscope"
+    es_retention_days: int = 730
+    es_initial_backoff_s: float = 1.0
+
+
 class TopicSettings(BaseModel):
     articles: str = "articles"
     enriched: str = "enriched"
@@ -92,6 +106,7 @@ class Settings(BaseSettings):
     )
     ingest: IngestSettings = IngestSettings()
     nlp: NlpSettings = NlpSettings()
+    sink: SinkSettings = SinkSettings()
     bus: BusSettings = BusSettings()
 
     @classmethod
