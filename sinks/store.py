@@ -9,6 +9,7 @@ nothing. ``write`` raises on failure, so the stage commits nothing it did not st
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -36,18 +37,36 @@ class StoreError(RuntimeError):
 
 class EmbeddedStore:
     def __init__(self, path: Path, read_only: bool = False) -> None:
-        """``read_only`` lets queries run beside a writing process (DuckDB allows one writer)."""
+        """DuckDB lets one process hold the file open for writing, so a writer opens it only
+        for each batch (a few ms) and queries (``read_only``) can run between batches."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        if read_only and not self.path.exists():
-            duckdb.connect(str(self.path)).execute(_SCHEMA).close()
-        self.conn = duckdb.connect(str(self.path), read_only=read_only)
-        if not read_only:
-            self.conn.execute(_SCHEMA)
+        self.read_only = read_only
+        if not self.path.exists() or not read_only:
+            self._open(False).execute(_SCHEMA).close()
+        self._conn = self._open(True) if read_only else None
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        delay = 0.05
+        for attempt in range(40):  # another process holds the file: wait for it (about 10 s)
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.IOException:
+                if attempt == 39:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+        raise AssertionError("unreachable")
+
+    @property
+    def conn(self) -> duckdb.DuckDBPyConnection:
+        """The query connection (read-only stores), or a fresh writer connection."""
+        return self._conn if self._conn is not None else self._open(False)
 
     def close(self) -> None:
-        self.conn.close()
+        if self._conn is not None:
+            self._conn.close()
 
     def write(self, batch: list[Enriched]) -> None:
         """Upsert articles and their mentions; all of the batch or none of it."""
@@ -66,20 +85,31 @@ class EmbeddedStore:
                                a.published, a.outlet, a.country, e.language, a.duplicate_of))
         with self._lock:
             try:
-                self.conn.execute("BEGIN TRANSACTION")
-                self.conn.executemany("INSERT OR REPLACE INTO articles VALUES (" + ",".join("?" * 16) + ")", arts)
+                conn = self._open(False)
+            except duckdb.Error as exc:
+                raise StoreError(f"embedded store {self.path} is busy or unreadable: {exc}") from exc
+            try:
+                conn.execute("BEGIN TRANSACTION")
+                conn.executemany("INSERT OR REPLACE INTO articles VALUES (" + ",".join("?" * 16) + ")", arts)
                 ids = [a[0] for a in arts]
                 # an article re-enriched (new model) replaces its mentions as a whole
-                self.conn.execute("DELETE FROM mentions WHERE article_id IN (SELECT unnest(?))", [ids])
+                conn.execute("DELETE FROM mentions WHERE article_id IN (SELECT unnest(?))", [ids])
                 if ments:
-                    self.conn.executemany("INSERT OR REPLACE INTO mentions VALUES (" + ",".join("?" * 17) + ")", ments)
-                self.conn.execute("COMMIT")
+                    conn.executemany("INSERT OR REPLACE INTO mentions VALUES (" + ",".join("?" * 17) + ")", ments)
+                conn.execute("COMMIT")
             except duckdb.Error as exc:
-                self.conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
                 raise StoreError(f"embedded store {self.path}: {exc}") from exc
+            finally:
+                conn.close()
 
     def counts(self) -> dict:
         with self._lock:
-            a = self.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-            m = self.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
+            conn = self.conn
+            try:
+                a = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+                m = conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
+            finally:
+                if conn is not self._conn:
+                    conn.close()
         return {"articles": a, "mentions": m}

@@ -276,7 +276,20 @@ def sources_cmd(
     console.print(t)
 
 
-def _store_pass(settings: Settings) -> None:
+sink_app = typer.Typer(help="The sink stage: enriched articles into the store (embedded or Elasticsearch).",
+                       no_args_is_help=True)
+app.add_typer(sink_app, name="sink")
+
+
+@sink_app.command("run")
+def sink_run(once: bool = typer.Option(False, "--once", help="Drain the enriched topic, then exit."),
+             bus: Optional[str] = BusOpt, bootstrap: Optional[str] = BootstrapOpt) -> None:
+    """The sink worker: consume enriched articles and write them to the store (setting sink.kind)."""
+    _bus_overrides(bus, bootstrap)
+    _store_pass(state.settings, until_idle=once)
+
+
+def _store_pass(settings: Settings, until_idle: bool = True) -> None:
     from sinks.stage import sink_stage
     from sinks.store import EmbeddedStore
     from sinoscope.bus import open_bus
@@ -288,7 +301,9 @@ def _store_pass(settings: Settings) -> None:
         try:
             es.setup()
             with open_bus(settings) as bus:
-                stats = sink_stage(bus, settings, es).run(until_idle=True, poll_timeout_s=0.2)
+                stage = sink_stage(bus, settings, es)
+                stage.install_signal_handlers()
+                stats = stage.run(until_idle=until_idle, poll_timeout_s=0.2)
         except SinkError as exc:
             fail(str(exc), f"check Elasticsearch at {settings.sink.es_url} (settings sink.es_*); nothing was committed",
                  code=1)
@@ -298,7 +313,9 @@ def _store_pass(settings: Settings) -> None:
     store = EmbeddedStore(settings.path("store.duckdb"))
     try:
         with open_bus(settings) as bus:
-            stats = sink_stage(bus, settings, store).run(until_idle=True, poll_timeout_s=0.2)
+            stage = sink_stage(bus, settings, store)
+            stage.install_signal_handlers()
+            stats = stage.run(until_idle=until_idle, poll_timeout_s=0.2)
         counts = store.counts()
     finally:
         store.close()

@@ -31,9 +31,32 @@ def enriched(n: int, mentions: list[tuple[str, float]], days_ago: float, outlet=
     return Enriched(article=a, language="en", mentions=ms)
 
 
+class Store:
+    """A writer for the test's records and, after they are written, a read-only query connection."""
+
+    def __init__(self, path):
+        self.path, self.writer, self._reader = path, EmbeddedStore(path), None
+
+    def write(self, batch):
+        self.writer.write(batch)
+
+    def counts(self):
+        return self.writer.counts()
+
+    @property
+    def conn(self):
+        if self._reader is None:
+            self._reader = EmbeddedStore(self.path, read_only=True)
+        return self._reader.conn
+
+    def close(self):
+        if self._reader:
+            self._reader.close()
+
+
 @pytest.fixture
 def store(tmp_path):
-    s = EmbeddedStore(tmp_path / "store.duckdb")
+    s = Store(tmp_path / "store.duckdb")
     yield s
     s.close()
 
@@ -47,7 +70,8 @@ def test_writes_are_idempotent_and_re_enrichment_replaces_mentions(store):
     assert store.counts() == {"articles": 2, "mentions": 2}
 
 
-def test_sink_stage_commits_after_the_store_and_dead_letters_garbage(settings, store):
+def test_sink_stage_commits_after_the_store_and_dead_letters_garbage(settings, tmp_path):
+    store = EmbeddedStore(tmp_path / "stage.duckdb")
     bus = EmbeddedBus(settings.path("bus.sqlite"))
     for e in [enriched(i, [("city:wuhan", 0.2)], i) for i in range(5)]:
         bus.publish(settings.bus.topics.enriched, e.article.id, e.to_json())
