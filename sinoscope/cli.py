@@ -289,6 +289,27 @@ def sink_run(once: bool = typer.Option(False, "--once", help="Drain the enriched
     _store_pass(state.settings, until_idle=once)
 
 
+kibana_app = typer.Typer(help="Kibana: import the shipped data views and dashboard.", no_args_is_help=True)
+app.add_typer(kibana_app, name="kibana")
+
+
+@kibana_app.command("setup")
+def kibana_setup(url: Optional[str] = typer.Option(None, "--url", help="Kibana URL (default: setting sink.kibana_url).")) -> None:
+    """Import the saved objects (data views, visualisations, dashboard) through Kibana's API."""
+    from sinks.kibana import KibanaError, import_saved_objects
+
+    s = state.settings.sink
+    target = url or s.kibana_url
+    try:
+        body = import_saved_objects(
+            target, auth=(s.es_username, s.es_password.get_secret_value() if s.es_password else "") if s.es_username else None,
+            api_key=s.es_api_key.get_secret_value() if s.es_api_key else None, verify=s.es_verify_certs)
+    except KibanaError as exc:
+        fail(str(exc), "start Kibana (docker compose up kibana) or pass --url", code=1)
+    console.print(f"imported {body.get('successCount')} saved objects into {target}; open the dashboard "
+                  f"'Sinoscope: Chinese cities and brands in overseas media'")
+
+
 def _store_pass(settings: Settings, until_idle: bool = True) -> None:
     from sinks.stage import sink_stage
     from sinks.store import EmbeddedStore

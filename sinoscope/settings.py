@@ -76,6 +76,7 @@ class SinkSettings(BaseModel):
     es_index_prefix: str = "sinoscope"
     es_retention_days: int = 730
     es_initial_backoff_s: float = 1.0
+    kibana_url: str = Field("http://localhost:5601", description="Kibana, for `sinoscope kibana setup`.")
 
 
 class TopicSettings(BaseModel):
