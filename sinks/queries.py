@@ -99,3 +99,27 @@ def stories(conn, entity_id: str, since: datetime | None = None, negative: bool 
             "stories": [{"article_id": i, "url": u, "title": t, "outlet": o,
                          "published": p.astimezone(timezone.utc).isoformat(), "sentiment": round(s, 4),
                          "sentence": sent} for i, u, t, o, p, s, sent in rows]}
+
+
+def share_of_voice(conn, entities: dict[str, str], since: datetime, include_duplicates: bool = False) -> dict:
+    """Each entity's share of all mentions of the given entities (e.g. a set of brands)."""
+    ids = list(entities)
+    rows = dict(conn.execute(
+        f"SELECT entity_id, count(*) FROM mentions WHERE entity_id IN (SELECT unnest(?)) AND published >= ?"
+        f"{_dup(include_duplicates)} GROUP BY entity_id", [ids, since]).fetchall())
+    total = sum(rows.values())
+    out = [{"entity_id": e, "name": entities[e], "mentions": rows.get(e, 0),
+            "share": round(rows.get(e, 0) / total, 4) if total else 0.0} for e in ids]
+    out.sort(key=lambda r: (-r["mentions"], r["entity_id"]))
+    return {"since": since.isoformat(), "total": total, "entities": out}
+
+
+def breakdown(conn, entity_id: str, since: datetime, by: str = "outlet", include_duplicates: bool = False) -> dict:
+    """Mentions and mean sentiment of one entity per outlet, country or language."""
+    if by not in ("outlet", "country", "language"):
+        raise ValueError(f"breakdown by {by!r}: use outlet, country or language")
+    rows = conn.execute(
+        f"SELECT {by}, count(*), avg(score) FROM mentions WHERE entity_id = ? AND published >= ?"
+        f"{_dup(include_duplicates)} GROUP BY {by} ORDER BY count(*) DESC, {by}", [entity_id, since]).fetchall()
+    return {"entity_id": entity_id, "by": by, "rows": [
+        {"key": k, "mentions": n, "sentiment_mean": round(s, 4) if s is not None else None} for k, n, s in rows]}

@@ -420,6 +420,53 @@ def rank(kind: str = typer.Option("city", "--type", help="city or brand"),
 
 
 @app.command()
+def voice(entities: list[str] = typer.Argument(..., help="Two or more entities (ids or aliases), e.g. BYD Geely Chery."),
+          since: str = typer.Option("30d", "--since"), duplicates: bool = typer.Option(False, "--duplicates"),
+          as_json: bool = typer.Option(False, "--json")) -> None:
+    """Share of voice: each entity's share of the mentions of the entities given."""
+    from sinks import queries
+
+    resolved = {e.id: e.name for e in map(_entity, entities)}
+    store = _query_conn()
+    try:
+        out = queries.share_of_voice(store.conn, resolved, _since(since), duplicates)
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False))
+        return
+    t = Table("entity", "mentions", "share", title=f"share of voice since {out['since'][:10]}")
+    for r in out["entities"]:
+        t.add_row(r["name"], str(r["mentions"]), f"{r['share']:.1%}")
+    console.print(t)
+
+
+@app.command()
+def breakdown(entity: str = typer.Argument(..., help="Entity id or any alias."),
+              by: str = typer.Option("outlet", "--by", help="outlet, country or language"),
+              since: str = typer.Option("30d", "--since"), duplicates: bool = typer.Option(False, "--duplicates"),
+              as_json: bool = typer.Option(False, "--json")) -> None:
+    """Mentions and mean sentiment of one city or brand per outlet, country or language."""
+    from sinks import queries
+
+    e = _entity(entity)
+    store = _query_conn()
+    try:
+        out = queries.breakdown(store.conn, e.id, _since(since), by, duplicates)
+    except ValueError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False))
+        return
+    t = Table(by, "mentions", "mean sentiment", title=f"{e.name} by {by}")
+    for r in out["rows"]:
+        t.add_row(str(r["key"]), str(r["mentions"]), f"{r['sentiment_mean']:+.2f}" if r["sentiment_mean"] is not None else "-")
+    console.print(t)
+
+
+@app.command()
 def stories(entity: str = typer.Argument(..., help="Entity id or any alias."),
             negative: bool = typer.Option(False, "--negative", help="Most negative first (default: most positive)."),
             since: str = typer.Option("365d", "--since"), limit: int = typer.Option(10, "--limit"),

@@ -141,3 +141,22 @@ def test_stories_most_positive_and_most_negative(store):
     assert [s["title"] for s in pos] == ["Story 1", "Story 3"]
     assert [s["title"] for s in neg] == ["Story 2", "Story 3", "Story 1"]
     assert set(neg[0]) >= {"article_id", "url", "title", "outlet", "published", "sentiment"}
+
+
+def test_share_of_voice_and_breakdowns(store):
+    store.write([enriched(1, [("brand:byd", 0.5), ("brand:byd", 0.3)], 1, outlet="BBC", country="GB"),
+                 enriched(2, [("brand:byd", -0.5), ("brand:geely", 0.2)], 2, outlet="NYT", country="US"),
+                 enriched(3, [("brand:chery", 0.1)], 2, outlet="BBC", country="GB"),
+                 enriched(4, [("brand:byd", 0.9)], 90, outlet="BBC", country="GB")])  # outside the period
+    since = NOW - timedelta(days=30)
+    sov = queries.share_of_voice(store.conn, {"brand:byd": "BYD", "brand:geely": "Geely", "brand:chery": "Chery",
+                                              "brand:nio": "NIO"}, since)
+    assert sov["total"] == 5
+    assert [(r["entity_id"], r["mentions"], r["share"]) for r in sov["entities"]] == [
+        ("brand:byd", 3, 0.6), ("brand:chery", 1, 0.2), ("brand:geely", 1, 0.2), ("brand:nio", 0, 0.0)]
+    by_outlet = queries.breakdown(store.conn, "brand:byd", since, "outlet")["rows"]
+    assert by_outlet == [{"key": "BBC", "mentions": 2, "sentiment_mean": 0.4},
+                         {"key": "NYT", "mentions": 1, "sentiment_mean": -0.5}]
+    assert [r["key"] for r in queries.breakdown(store.conn, "brand:byd", since, "country")["rows"]] == ["GB", "US"]
+    with pytest.raises(ValueError):
+        queries.breakdown(store.conn, "brand:byd", since, "planet")
