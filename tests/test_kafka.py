@@ -52,10 +52,18 @@ def test_round_trip_with_keys_groups_and_commits(kafka_settings):
 def test_two_workers_in_one_group_share_the_partitions(kafka_settings):
     bus = open_bus(kafka_settings)
     topic = kafka_settings.bus.topics.articles
+    bus.ensure_topic(topic)
+    a, b = bus.consumer("g-share", [topic]), bus.consumer("g-share", [topic])
+    deadline = time.monotonic() + 90
+    while not (a.consumer.assignment() and b.consumer.assignment()) and time.monotonic() < deadline:
+        for c in (a, b):  # both must poll to join; the group settles on one partition split
+            c.poll(max_records=1, timeout_s=0.2)
+    parts_a = {tp.partition for tp in a.consumer.assignment()}
+    parts_b = {tp.partition for tp in b.consumer.assignment()}
+    assert parts_a and parts_b and not parts_a & parts_b and len(parts_a | parts_b) == 4
     for i in range(200):
         bus.publish(topic, f"key-{i}", str(i).encode())
     bus.flush()
-    a, b = bus.consumer("g-share", [topic]), bus.consumer("g-share", [topic])
     seen = {"a": [], "b": []}
     deadline = time.monotonic() + 60
     while len(seen["a"]) + len(seen["b"]) < 200 and time.monotonic() < deadline:
@@ -65,7 +73,7 @@ def test_two_workers_in_one_group_share_the_partitions(kafka_settings):
             if batch:
                 c.commit(batch)
     a.close(), b.close()
-    assert seen["a"] and seen["b"], "both workers must get partitions"
+    assert seen["a"] and seen["b"], "both workers must get messages"
     assert sorted(seen["a"] + seen["b"], key=int) == [str(i).encode() for i in range(200)]  # all, once
     bus.close()
 
