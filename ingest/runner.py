@@ -122,8 +122,9 @@ class IngestRunner:
                 if on_source:
                     on_source(report)
 
+        names = {s.name for s in sources}
         for st in self.state.sources():
-            if st.name in {s.name for s in sources} and st.status in ("failing", "retired"):
+            if st.name in names and st.status in ("failing", "retired"):
                 since = f" since {st.failing_since:%Y-%m-%d %H:%M}Z" if st.failing_since else ""
                 summary.flagged.append((st.name, f"{st.status}{since}: {st.last_error}"))
         return summary

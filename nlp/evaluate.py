@@ -82,7 +82,7 @@ def entity_and_sentiment(tagger, split: str) -> dict:
     for row, t in zip(rows, tagged):
         gold = {(g["start"], g["end"], g["entity_id"]): g for g in row["gold"]}
         pred = {(m.start, m.end, m.entity_id): (m, s) for m, s in zip(t.mentions, t.mention_sentiment)}
-        lang = "en" if row["language"] == "en" else row["language"]
+        lang = row["language"]
         for key, g in gold.items():
             etype = g["entity_id"].split(":")[0]
             if key in pred:

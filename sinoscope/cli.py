@@ -311,37 +311,39 @@ def kibana_setup(url: Optional[str] = typer.Option(None, "--url", help="Kibana U
 
 
 def _store_pass(settings: Settings, until_idle: bool = True) -> None:
+    """One sink stage run into the store the settings name (embedded DuckDB or Elasticsearch)."""
     from sinks.stage import sink_stage
-    from sinks.store import EmbeddedStore
+    from sinks.store import EmbeddedStore, StoreError
     from sinoscope.bus import open_bus
 
     if settings.sink.kind == "elasticsearch":
         from sinks.elastic import ElasticSink, SinkError
 
-        es = ElasticSink.from_settings(settings.sink)
-        try:
-            es.setup()
-            with open_bus(settings) as bus:
-                stage = sink_stage(bus, settings, es)
-                stage.install_signal_handlers()
-                stats = stage.run(until_idle=until_idle, poll_timeout_s=0.2)
-        except SinkError as exc:
-            fail(str(exc), f"check Elasticsearch at {settings.sink.es_url} (settings sink.es_*); nothing was committed",
-                 code=1)
-        console.print(f"elasticsearch: wrote {stats.records - stats.dead_lettered} enriched articles to "
-                      f"{settings.sink.es_url}" + (f"; dead-lettered {stats.dead_lettered}" if stats.dead_lettered else ""))
-        return
-    store = EmbeddedStore(settings.path("store.duckdb"))
+        sink, errors = ElasticSink.from_settings(settings.sink), (SinkError,)
+        where = f"Elasticsearch at {settings.sink.es_url} (settings sink.es_*)"
+    else:
+        sink, errors = EmbeddedStore(settings.path("store.duckdb")), (StoreError,)
+        where = f"the embedded store {settings.path('store.duckdb')}"
     try:
+        if not isinstance(sink, EmbeddedStore):
+            sink.setup()  # lifecycle policy and index templates, idempotent
         with open_bus(settings) as bus:
-            stage = sink_stage(bus, settings, store)
+            stage = sink_stage(bus, settings, sink)
             stage.install_signal_handlers()
             stats = stage.run(until_idle=until_idle, poll_timeout_s=0.2)
-        counts = store.counts()
+        counts = sink.counts() if isinstance(sink, EmbeddedStore) else None
+    except errors as exc:
+        fail(str(exc), f"check {where}; nothing was committed, the next run retries", code=1)
     finally:
-        store.close()
-    console.print(f"store: wrote {stats.records - stats.dead_lettered} enriched articles; it holds "
-                  f"{counts['articles']} articles and {counts['mentions']} mentions ({settings.path('store.duckdb')})")
+        if isinstance(sink, EmbeddedStore):
+            sink.close()
+    written = stats.records - stats.dead_lettered
+    dead = f"; dead-lettered {stats.dead_lettered}" if stats.dead_lettered else ""
+    if counts is None:
+        console.print(f"elasticsearch: wrote {written} enriched articles to {settings.sink.es_url}{dead}")
+    else:
+        console.print(f"store: wrote {written} enriched articles; it holds {counts['articles']} articles and "
+                      f"{counts['mentions']} mentions ({settings.path('store.duckdb')}){dead}")
 
 
 # -- trends -------------------------------------------------------------------------------
