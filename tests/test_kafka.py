@@ -50,29 +50,46 @@ def test_round_trip_with_keys_groups_and_commits(kafka_settings):
 
 
 def test_two_workers_in_one_group_share_the_partitions(kafka_settings):
+    """Two workers, each polling in its own thread as real workers do, split the partitions:
+    every message is consumed once, and both get some."""
+    import threading
+
     bus = open_bus(kafka_settings)
     topic = kafka_settings.bus.topics.articles
     bus.ensure_topic(topic)
-    a, b = bus.consumer("g-share", [topic]), bus.consumer("g-share", [topic])
-    deadline = time.monotonic() + 90
-    while not (a.consumer.assignment() and b.consumer.assignment()) and time.monotonic() < deadline:
-        for c in (a, b):  # both must poll to join; the group settles on one partition split
-            c.poll(max_records=1, timeout_s=0.2)
-    parts_a = {tp.partition for tp in a.consumer.assignment()}
-    parts_b = {tp.partition for tp in b.consumer.assignment()}
-    assert parts_a and parts_b and not parts_a & parts_b and len(parts_a | parts_b) == 4
-    for i in range(200):
-        bus.publish(topic, f"key-{i}", str(i).encode())
-    bus.flush()
+    consumers = {"a": bus.consumer("g-share", [topic]), "b": bus.consumer("g-share", [topic])}
     seen = {"a": [], "b": []}
-    deadline = time.monotonic() + 60
-    while len(seen["a"]) + len(seen["b"]) < 200 and time.monotonic() < deadline:
-        for name, c in (("a", a), ("b", b)):
+    stop = threading.Event()
+
+    def work(name):
+        c = consumers[name]
+        while not stop.is_set():
             batch = c.poll(max_records=20, timeout_s=0.2)
             seen[name] += [r.value for r in batch]
             if batch:
                 c.commit(batch)
-    a.close(), b.close()
+
+    threads = [threading.Thread(target=work, args=(n,), daemon=True) for n in consumers]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:  # wait until the group has settled on a split
+        parts = [{tp.partition for tp in c.consumer.assignment()} for c in consumers.values()]
+        if all(parts) and not parts[0] & parts[1] and len(parts[0] | parts[1]) == 4:
+            break
+        time.sleep(0.2)
+    assert all(parts) and len(parts[0] | parts[1]) == 4, f"the group did not split the partitions: {parts}"
+    for i in range(200):
+        bus.publish(topic, f"key-{i}", str(i).encode())
+    bus.flush()
+    deadline = time.monotonic() + 60
+    while len(seen["a"]) + len(seen["b"]) < 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    for c in consumers.values():
+        c.close()
     assert seen["a"] and seen["b"], "both workers must get messages"
     assert sorted(seen["a"] + seen["b"], key=int) == [str(i).encode() for i in range(200)]  # all, once
     bus.close()
