@@ -61,6 +61,11 @@ def _backoff(state: SourceState, settings: Settings) -> timedelta:
     return timedelta(seconds=min(settings.ingest.backoff_base_s * 2 ** (n - 1), settings.ingest.backoff_max_s))
 
 
+def crashed(src: Source, exc: BaseException) -> PollResult:
+    """The result recorded for a poll that raised (a bug or a timeout): the source is unhealthy."""
+    return PollResult(source=src, outcome="failed", error=f"internal error: {exc!r}", error_kind="internal")
+
+
 class IngestRunner:
     def __init__(self, settings: Settings, bus: Bus, state: IngestState | None = None,
                  fetcher: Fetcher | None = None, clock: Callable[[], datetime] | None = None) -> None:
@@ -88,9 +93,9 @@ class IngestRunner:
             return f"backing off until {state.next_poll_after:%Y-%m-%d %H:%M}Z after {state.consecutive_failures} failure(s)"
         return None
 
-    def run(self, sources: list[Source], *, force: bool = False,
-            on_source: Callable[[SourceReport], None] | None = None) -> IngestSummary:
-        summary = IngestSummary(sources=len(sources), dead_letter_topic=self.dlq)
+    def plan(self, sources: list[Source], summary: IngestSummary, force: bool = False,
+             on_source: Callable[[SourceReport], None] | None = None) -> list[tuple[Source, SourceState]]:
+        """The sources due this pass (with their state); the rest are recorded as skipped."""
         now = self.clock()
         todo: list[tuple[Source, SourceState]] = []
         for src in sources:
@@ -102,26 +107,16 @@ class IngestRunner:
                     on_source(SourceReport(src.name, "skipped", message=why))
             else:
                 todo.append((src, st))
+        return todo
 
-        def seen(url: str) -> bool:
-            return self.state.seen(url) is not None
+    def seen(self, url: str) -> bool:
+        return self.state.seen(url) is not None
 
-        # fetch in parallel, commit in catalogue order: runs are deterministic (which copy of a
-        # syndicated story counts as the first) and a slow feed delays only the commits after it
-        with ThreadPoolExecutor(max_workers=max(1, self.settings.ingest.workers)) as pool:
-            futures = [(pool.submit(poll_source, s, st, self.fetcher, self.settings.ingest, now, seen), s, st)
-                       for s, st in todo]
-            for fut, src, st in futures:
-                try:
-                    result = fut.result()
-                except Exception as exc:  # a bug must not sink the other sources
-                    log.exception("polling %s crashed", src.name)
-                    result = PollResult(source=src, outcome="failed", error=f"internal error: {exc!r}",
-                                        error_kind="internal")
-                report = self._commit(result, st, summary)
-                if on_source:
-                    on_source(report)
+    def poll(self, source: Source, state: SourceState) -> PollResult:
+        """Fetch and parse one source (no side effects: safe to run in parallel and to retry)."""
+        return poll_source(source, state, self.fetcher, self.settings.ingest, self.clock(), self.seen)
 
+    def finish(self, sources: list[Source], summary: IngestSummary) -> IngestSummary:
         names = {s.name for s in sources}
         for st in self.state.sources():
             if st.name in names and st.status in ("failing", "retired"):
@@ -129,7 +124,28 @@ class IngestRunner:
                 summary.flagged.append((st.name, f"{st.status}{since}: {st.last_error}"))
         return summary
 
-    def _commit(self, result: PollResult, st: SourceState, summary: IngestSummary) -> SourceReport:
+    def run(self, sources: list[Source], *, force: bool = False,
+            on_source: Callable[[SourceReport], None] | None = None) -> IngestSummary:
+        """One pass without an orchestrator (the Prefect ingest flow runs the same steps as tasks)."""
+        summary = IngestSummary(sources=len(sources), dead_letter_topic=self.dlq)
+        todo = self.plan(sources, summary, force, on_source)
+        # fetch in parallel, commit in catalogue order: runs are deterministic (which copy of a
+        # syndicated story counts as the first) and a slow feed delays only the commits after it
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.ingest.workers)) as pool:
+            futures = [(pool.submit(self.poll, s, st), s, st) for s, st in todo]
+            for fut, src, st in futures:
+                try:
+                    result = fut.result()
+                except Exception as exc:  # a bug must not sink the other sources
+                    log.exception("polling %s crashed", src.name)
+                    result = crashed(src, exc)
+                report = self.commit(result, st, summary)
+                if on_source:
+                    on_source(report)
+        return self.finish(sources, summary)
+
+    def commit(self, result: PollResult, st: SourceState, summary: IngestSummary) -> SourceReport:
+        """Publish one source's articles, wait for the bus, then record them and the source's health."""
         src, now = result.source, self.clock()
         summary.polled += 1
         summary.entries += result.entries

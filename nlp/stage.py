@@ -68,3 +68,16 @@ def enrich_stage(bus: Bus, settings: Settings, tagger: Tagger | None = None) -> 
     return Stage(bus, name="nlp", group=GROUP, topic=settings.bus.topics.articles,
                  dead_letter_topic=settings.bus.topics.dead_letter, process=make_processor(tagger, settings),
                  batch_size=settings.nlp.batch_articles)
+
+
+def enrich_pass(settings: Settings, tagger: Tagger | None = None, until_idle: bool = True,
+                signals: bool = False, on_batch=None) -> dict:
+    """Run the enrich stage (drain the articles topic with ``until_idle``)."""
+    from sinoscope.bus import open_bus
+
+    with open_bus(settings) as bus:
+        stage = enrich_stage(bus, settings, tagger)
+        if signals:
+            stage.install_signal_handlers()
+        stats = stage.run(until_idle=until_idle, poll_timeout_s=0.2, on_batch=on_batch)
+    return {"enriched": stats.outputs, "batches": stats.batches, "dead_lettered": stats.dead_lettered}

@@ -86,15 +86,16 @@ def rank(conn, names: dict[str, str], since: datetime, entity_type: str = "city"
 
 
 def stories(conn, entity_id: str, since: datetime | None = None, negative: bool = False, limit: int = 10,
-            include_duplicates: bool = False) -> dict:
+            include_duplicates: bool = False, until: datetime | None = None) -> dict:
     order = "ASC" if negative else "DESC"
     rows = conn.execute(
         f"SELECT a.id, a.url, a.title, a.outlet, a.published, avg(m.score), any_value(m.sentence) "
         f"FROM mentions m JOIN articles a ON a.id = m.article_id "
-        f"WHERE m.entity_id = ? AND m.score IS NOT NULL AND m.published >= ?"
+        f"WHERE m.entity_id = ? AND m.score IS NOT NULL AND m.published >= ? AND m.published <= ?"
         f"{'' if include_duplicates else ' AND m.duplicate_of IS NULL'} "
         f"GROUP BY a.id, a.url, a.title, a.outlet, a.published ORDER BY avg(m.score) {order}, a.published DESC LIMIT ?",
-        [entity_id, since or datetime(1970, 1, 1, tzinfo=timezone.utc), limit]).fetchall()
+        [entity_id, since or datetime(1970, 1, 1, tzinfo=timezone.utc),
+         until or datetime(9999, 1, 1, tzinfo=timezone.utc), limit]).fetchall()
     return {"entity_id": entity_id, "negative": negative,
             "stories": [{"article_id": i, "url": u, "title": t, "outlet": o,
                          "published": p.astimezone(timezone.utc).isoformat(), "sentiment": round(s, 4),

@@ -103,6 +103,19 @@ class EmbeddedStore:
             finally:
                 conn.close()
 
+    def prune(self, older_than) -> dict:
+        """Retention: drop articles (and their mentions) published before ``older_than``."""
+        with self._lock:
+            conn = self._open(False)
+            try:
+                conn.execute("BEGIN TRANSACTION")
+                m = conn.execute("DELETE FROM mentions WHERE published < ?", [older_than]).fetchone()[0]
+                a = conn.execute("DELETE FROM articles WHERE published < ?", [older_than]).fetchone()[0]
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+        return {"articles": a, "mentions": m}
+
     def counts(self) -> dict:
         with self._lock:
             conn = self.conn

@@ -32,6 +32,7 @@ err = Console(stderr=True)
 
 
 class State:
+    verbose: bool = False
     config: Path | None = None
     data_dir: Path | None = None
     bus: dict = {}
@@ -70,6 +71,7 @@ def main(
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     state.config, state.data_dir, state._settings = config, data_dir, None
+    state.verbose = verbose
     _bus_overrides(bus, bootstrap, reset=True)
 
 
@@ -191,42 +193,143 @@ def ingest(
         time.sleep(interval)
 
 
+WebhookOpt = typer.Option(None, "--webhook", help="Send swing alerts to this URL too (repeatable; "
+                                                    "'slack+URL' for Slack's format). Signed with SINOSCOPE_WEBHOOK_SECRET.")
+
+
+def _prefect(settings: Settings):
+    """Prefect's state lives in the data directory; imported only by the commands that need it."""
+    import flows
+
+    flows.configure(settings.data_dir, state.verbose)
+    from flows.settings import overrides_of
+
+    return overrides_of(settings)
+
+
+def _flow_errors():
+    from ingest.sources import SourcesError
+    from sinks.stage import SinkUnavailable
+    from sinoscope.bus import BusError
+
+    return SourcesError, SinkUnavailable, BusError, ConfigError
+
+
 @app.command()
 def run(
     once: bool = typer.Option(False, "--once", help="One pass of the whole pipeline, then exit."),
     sources: Optional[Path] = SourcesOpt,
     interval: float = typer.Option(300.0, "--interval", help="Seconds between passes without --once."),
+    webhook: Optional[list[str]] = WebhookOpt,
+    as_of: Optional[str] = typer.Option(None, "--as-of", hidden=True, help="Detect swings as of this ISO time (replays)."),
+    as_json: bool = typer.Option(False, "--json", help="Print each pass's summary as JSON."),
     bus: Optional[str] = BusOpt,
     bootstrap: Optional[str] = BootstrapOpt,
 ) -> None:
-    """Run the whole pipeline: ingest, the NLP stage, then the store (alerts come next)."""
+    """The whole pipeline as Prefect flows: ingest, the NLP stage, the store, then swing alerts.
+
+    Runs in Prefect's ephemeral mode (no server needed); `sinoscope serve` runs it on schedules."""
     _bus_overrides(bus, bootstrap)
+    settings = state.settings
+    overrides = _prefect(settings)
+    from flows import progress
+    from flows.pipeline import pipeline_flow
+
+    errors = _flow_errors()
     while True:
-        summary, settings = _ingest_once(sources, force=False)
-        _print_ingest_summary(summary, settings)
-        _enrich_pass(settings)
-        _store_pass(settings)
+        try:
+            with _live_progress(progress):
+                out = pipeline_flow(str(state.config) if state.config else None, overrides,
+                                    str(sources) if sources else None, list(webhook or []), as_of)
+        except errors as exc:
+            where = getattr(exc, "where", None)
+            fail(str(exc), f"check {where}; nothing was committed, the next run retries" if where else
+                 "fix the file, setting or service named above; the next run retries what did not finish", code=1)
+        if as_json:
+            print(json.dumps(out, default=str, ensure_ascii=False))
+        else:
+            _print_pass(out, settings)
         if once:
             return
         time.sleep(interval)
 
 
-def _enrich_pass(settings: Settings) -> None:
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+class _live_progress:
+    """Live counters on stderr while a pass runs in this process."""
 
-    from nlp.stage import enrich_stage
-    from sinoscope.bus import open_bus
+    def __init__(self, progress_mod) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with open_bus(settings) as bus:
-        stage = enrich_stage(bus, settings, _tagger())
-        with Progress(SpinnerColumn(), TextColumn("nlp: {task.fields[n]} articles enriched"), TimeElapsedColumn(),
-                      console=err) as progress:
-            task = progress.add_task("nlp", total=None, n=0)
-            stats = stage.run(until_idle=True, poll_timeout_s=0.2,
-                              on_batch=lambda st: progress.update(task, n=st.outputs))
-    console.print(f"nlp: enriched {stats.outputs} articles"
-                  + (f", dead-lettered {stats.dead_lettered} (topic '{settings.bus.topics.dead_letter}')"
-                     if stats.dead_lettered else ""))
+        self.mod = progress_mod
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=err)
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        self.progress.start()
+        self.stop = self.mod.listen(self.on)
+        return self
+
+    def on(self, event: str, data: dict) -> None:
+        p = self.progress
+        if event == "sources":
+            self.tasks["ingest"] = p.add_task("ingest", total=data["total"], last="")
+        elif event == "source" and "ingest" in self.tasks:
+            p.update(self.tasks["ingest"], advance=1, last=f"{data['name']}: {data['outcome']} (+{data['new']})")
+        elif event == "enrich":
+            if "nlp" not in self.tasks:
+                self.tasks["nlp"] = p.add_task("nlp", total=None, last="")
+            p.update(self.tasks["nlp"], completed=data["enriched"], last=f"{data['enriched']} articles enriched")
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        self.progress.stop()
+
+
+def _print_pass(out: dict, settings: Settings) -> None:
+    from ingest.runner import IngestSummary
+
+    summary = IngestSummary(**out["ingest"])
+    _print_ingest_summary(summary, settings)
+    e = out["enrich"]
+    console.print(f"nlp: enriched {e['enriched']} articles"
+                  + (f", dead-lettered {e['dead_lettered']} (topic '{settings.bus.topics.dead_letter}')"
+                     if e["dead_lettered"] else ""))
+    _print_store(out["store"], settings)
+    _print_alert_pass(out["alerts"])
+
+
+def _print_alert_pass(a: dict) -> None:
+    fired = ", ".join(f"{x['name']} {x['kind']} ({x['id']})" for x in a["fired"]) or "none"
+    console.print(f"alerts: {a['evaluated']} entities checked; fired: {fired}; webhooks delivered {a['delivered']}"
+                  + (f", failed {len(a['failed'])} (retried next pass)" if a["failed"] else "")
+                  + (f", gave up {a['gave_up']}" if a["gave_up"] else ""))
+    for f in a["failed"]:
+        console.print(f"[yellow]webhook[/] {f['target']}: {f['error']} (alert {f['alert_id']})")
+
+
+@app.command()
+def serve(
+    webhook: Optional[list[str]] = WebhookOpt,
+    ingest_every: float = typer.Option(300.0, "--ingest-every", help="Seconds between ingest runs."),
+    alerts_every: float = typer.Option(300.0, "--alerts-every", help="Seconds between alert runs."),
+    workers: bool = typer.Option(True, "--workers/--no-workers", help="Also run the enrich and sink workers here."),
+    bus: Optional[str] = BusOpt,
+    bootstrap: Optional[str] = BootstrapOpt,
+) -> None:
+    """Register the flows as Prefect deployments with schedules and run them until stopped.
+
+    With PREFECT_API_URL set they appear in that Prefect server's UI (the stack); otherwise a
+    local Prefect server runs inside this process."""
+    _bus_overrides(bus, bootstrap)
+    settings = state.settings
+    overrides = _prefect(settings)
+    from flows.serve import serve_all
+
+    console.print(f"serving: ingest every {ingest_every:g}s, alerts every {alerts_every:g}s, maintenance daily"
+                  + (", enrich and sink workers" if workers else "") + "; Ctrl-C stops")
+    serve_all(str(state.config) if state.config else None, overrides, list(webhook or []),
+              ingest_every_s=ingest_every, alerts_every_s=alerts_every, workers=workers)
 
 
 @app.command("sources")
@@ -312,38 +415,22 @@ def kibana_setup(url: Optional[str] = typer.Option(None, "--url", help="Kibana U
 
 def _store_pass(settings: Settings, until_idle: bool = True) -> None:
     """One sink stage run into the store the settings name (embedded DuckDB or Elasticsearch)."""
-    from sinks.stage import sink_stage
-    from sinks.store import EmbeddedStore, StoreError
-    from sinoscope.bus import open_bus
+    from sinks.stage import SinkUnavailable, store_pass
 
-    if settings.sink.kind == "elasticsearch":
-        from sinks.elastic import ElasticSink, SinkError
-
-        sink, errors = ElasticSink.from_settings(settings.sink), (SinkError,)
-        where = f"Elasticsearch at {settings.sink.es_url} (settings sink.es_*)"
-    else:
-        sink, errors = EmbeddedStore(settings.path("store.duckdb")), (StoreError,)
-        where = f"the embedded store {settings.path('store.duckdb')}"
     try:
-        if not isinstance(sink, EmbeddedStore):
-            sink.setup()  # lifecycle policy and index templates, idempotent
-        with open_bus(settings) as bus:
-            stage = sink_stage(bus, settings, sink)
-            stage.install_signal_handlers()
-            stats = stage.run(until_idle=until_idle, poll_timeout_s=0.2)
-        counts = sink.counts() if isinstance(sink, EmbeddedStore) else None
-    except errors as exc:
-        fail(str(exc), f"check {where}; nothing was committed, the next run retries", code=1)
-    finally:
-        if isinstance(sink, EmbeddedStore):
-            sink.close()
-    written = stats.records - stats.dead_lettered
-    dead = f"; dead-lettered {stats.dead_lettered}" if stats.dead_lettered else ""
-    if counts is None:
-        console.print(f"elasticsearch: wrote {written} enriched articles to {settings.sink.es_url}{dead}")
+        out = store_pass(settings, until_idle=until_idle, signals=True)
+    except SinkUnavailable as exc:
+        fail(str(exc), f"check {exc.where}; nothing was committed, the next run retries", code=1)
+    _print_store(out, settings)
+
+
+def _print_store(out: dict, settings: Settings) -> None:
+    dead = f"; dead-lettered {out['dead_lettered']} (topic '{settings.bus.topics.dead_letter}')" if out["dead_lettered"] else ""
+    if out["store"] == "elasticsearch":
+        console.print(f"elasticsearch: wrote {out['written']} enriched articles to {settings.sink.es_url}{dead}")
     else:
-        console.print(f"store: wrote {written} enriched articles; it holds {counts['articles']} articles and "
-                      f"{counts['mentions']} mentions ({settings.path('store.duckdb')}){dead}")
+        console.print(f"store: wrote {out['written']} enriched articles; it holds {out['articles']} articles and "
+                      f"{out['mentions']} mentions ({settings.path('store.duckdb')}){dead}")
 
 
 # -- trends -------------------------------------------------------------------------------
@@ -728,6 +815,86 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
     console.print("sources: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none polled yet"))
     for f in flagged:
         console.print(f"[bold red]FLAGGED[/] {f['name']} {f['status']} since {f['since']}: {f['error']}")
+
+
+alerts_app = typer.Typer(help="Sentiment-swing alerts: history, a pass on demand, a test webhook.",
+                         no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("list")
+def alerts_list(since: Optional[str] = typer.Option(None, "--since", help="Only alerts fired since (30d, ISO date)."),
+                entity: Optional[str] = typer.Option(None, "--entity", help="Only this city or brand (id or alias)."),
+                as_json: bool = typer.Option(False, "--json")) -> None:
+    """The alerts that fired, newest first, and whether every webhook got them."""
+    from sinks.alerts.log import AlertLog
+
+    eid = _entity(entity).id if entity else None
+    log = AlertLog(state.settings.path("alerts.sqlite"))
+    try:
+        rows = log.alerts(_since(since) if since else None, eid)
+    finally:
+        log.close()
+    if as_json:
+        print(json.dumps({"alerts": rows}, ensure_ascii=False))
+        return
+    t = Table("fired at", "entity", "kind", "baseline", "current", "volume", "delivered", "id")
+    for a in rows:
+        b, c, d = a["baseline"] or {}, a["current"] or {}, a["deliveries"]
+        t.add_row(a["fired_at"][:16], f"{a['name']} [dim]{a['entity_id']}[/]", a["kind"],
+                  _fmt(b.get("sentiment_mean")), _fmt(c.get("sentiment_mean")), str(a["volume"]),
+                  "yes" if a["delivered"] else (f"{d['delivered']}/{d['targets']}, {d['failed']} failed" if d["targets"]
+                                                else "no webhook"), a["id"])
+    console.print(t if rows else "no alerts have fired")
+
+
+def _fmt(v) -> str:
+    return f"{v:+.2f}" if isinstance(v, (int, float)) else "-"
+
+
+@alerts_app.command("run")
+def alerts_run(webhook: Optional[list[str]] = WebhookOpt,
+               as_of: Optional[str] = typer.Option(None, "--as-of", help="Detect as of this ISO time (replays)."),
+               as_json: bool = typer.Option(False, "--json")) -> None:
+    """One alert pass now: detect swings in the store, record them, deliver pending webhooks."""
+    from datetime import datetime
+
+    from sinks.alerts.run import alert_pass
+
+    try:
+        out = alert_pass(state.settings, list(webhook or []),
+                         now=datetime.fromisoformat(as_of) if as_of else None).as_dict()
+    except Exception as exc:  # the store or a bad time: say which
+        fail(f"alert pass failed: {exc}", "run `sinoscope run --once` first so the store exists; --as-of takes ISO time")
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        _print_alert_pass(out)
+
+
+@alerts_app.command("test")
+def alerts_test(url: str = typer.Argument(..., help="Webhook URL ('slack+URL' for Slack's format)."),
+                as_json: bool = typer.Option(False, "--json")) -> None:
+    """Send a sample alert (kind sentiment_drop, entity city:chengdu, id starting 'test-') to URL."""
+    from datetime import datetime, timezone
+
+    from sinks.alerts.run import sender
+    from sinks.alerts.webhook import DeliveryError, Target, sample_alert
+
+    target = Target.parse(url)
+    send = sender(state.settings)
+    try:
+        attempts = send.send(target, sample_alert(datetime.now(timezone.utc)))
+    except DeliveryError as exc:
+        fail(f"{target.url} did not accept the sample alert: {exc}", "check the URL and that the receiver answers 2xx")
+    finally:
+        send.close()
+    signed = state.settings.webhook_secret is not None
+    if as_json:
+        print(json.dumps({"url": target.url, "format": target.format, "attempts": attempts, "signed": signed}))
+    else:
+        console.print(f"sent a sample alert to {target.url} ({target.format}, {attempts} attempt(s), "
+                      + ("signed" if signed else "UNSIGNED: set SINOSCOPE_WEBHOOK_SECRET") + ")")
 
 
 @bus_app.command("peek")

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr
+from sinks.alerts.swings import Thresholds
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -50,6 +51,12 @@ class IngestSettings(BaseModel):
     near_dup_window_days: int = 30
     max_future_skew_h: float = Field(2.0, description="Later published dates are not believed.")
     oldest_plausible_year: int = 1995
+    per_host_concurrency: int = Field(
+        2, description="Feeds of one host fetched at once across all workers (a Prefect concurrency limit).")
+    task_retries: int = Field(2, description="Retries of a source's task in one pass on timeouts, network errors and 5xx.")
+    task_retry_delays_s: list[float] = Field(default_factory=lambda: [10.0, 60.0],
+                                             description="Waits before those retries.")
+    task_timeout_s: float = Field(300.0, description="A source's task is failed after this long.")
     query_entities: list[str] = Field(
         default_factory=list, description="Entities to expand query-feed templates with."
     )
@@ -74,7 +81,9 @@ class SinkSettings(BaseModel):
     es_ca_certs: Path | None = None
     es_timeout_s: float = 30.0
     es_index_prefix: str = "sinoscope"
-    es_retention_days: int = 730
+    es_retention_days: int = Field(730, description="Elasticsearch indices older than this are deleted (ILM).")
+    retention_days: int = Field(730, description="Embedded store: articles published earlier are pruned.")
+    bus_retention_days: float = Field(7.0, description="Embedded bus: consumed messages older than this are pruned.")
     es_initial_backoff_s: float = 1.0
     kibana_url: str = Field("http://localhost:5601", description="Kibana, for `sinoscope kibana setup`.")
 
@@ -96,6 +105,24 @@ class BusSettings(BaseModel):
     topics: TopicSettings = TopicSettings()
 
 
+class AlertSettings(BaseModel):
+    webhooks: list[str | dict[str, str]] = Field(
+        default_factory=list,
+        description="Webhook targets: URLs (Slack incoming-webhook URLs, or 'slack+URL', get Slack's format) "
+                    "or {url, format: json|slack}. `--webhook URL` on run/serve adds more.")
+    thresholds: Thresholds = Thresholds()
+    overrides: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Threshold changes per entity type (city, brand) or entity id (city:chengdu); "
+                    "an entity's own entry wins over its type's.")
+    timeout_s: float = Field(10.0, description="Per-request timeout of a webhook POST.")
+    attempts_per_pass: int = Field(3, description="Tries per delivery within one alert pass (exponential backoff).")
+    backoff_s: float = Field(1.0, description="First wait between tries within a pass.")
+    retry_base_s: float = Field(60.0, description="Wait before the next pass retries a failed delivery (doubles).")
+    max_attempts: int = Field(15, description="Tries in all before a delivery is given up (marked failed).")
+    give_up_after_h: float = Field(24.0, description="Deliveries older than this are given up.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SINOSCOPE_", env_nested_delimiter="__", extra="ignore"
@@ -109,6 +136,9 @@ class Settings(BaseSettings):
     nlp: NlpSettings = NlpSettings()
     sink: SinkSettings = SinkSettings()
     bus: BusSettings = BusSettings()
+    alerts: AlertSettings = AlertSettings()
+    webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key for webhook signatures: SINOSCOPE_WEBHOOK_SECRET, never a file.")
 
     @classmethod
     def settings_customise_sources(

@@ -106,6 +106,29 @@ class EmbeddedBus(Bus):
                 self._pending = pending + self._pending  # keep them: nothing is lost
                 raise BusError(f"embedded bus {self.path}: could not write: {exc}") from exc
 
+    def prune(self, older_than_s: float, keep_topics: tuple[str, ...] = ()) -> int:
+        """Retention: delete messages older than ``older_than_s`` that every consumer group of
+        their topic has committed past. The newest message of each partition stays, so offsets
+        keep counting up; topics in ``keep_topics`` (dead letters) are left alone."""
+        cutoff = time.time() - older_than_s
+        deleted = 0
+        with self._lock, _write(self._conn):
+            for (topic,) in self._conn.execute("SELECT name FROM topics").fetchall():
+                if topic in keep_topics:
+                    continue
+                groups = [g for g, t in self.groups() if t == topic]
+                for (part,) in self._conn.execute("SELECT DISTINCT partition FROM messages WHERE topic=?", (topic,)).fetchall():
+                    limit = self._conn.execute("SELECT MAX(offset) FROM messages WHERE topic=? AND partition=?",
+                                               (topic, part)).fetchone()[0]
+                    for g in groups:
+                        limit = min(limit, self.committed(g, topic).get(part, 0))
+                    if not groups:
+                        continue  # nobody has read it yet: keep everything
+                    deleted += self._conn.execute(
+                        "DELETE FROM messages WHERE topic=? AND partition=? AND offset < ? AND ts < ?",
+                        (topic, part, limit, cutoff)).rowcount
+        return deleted
+
     # -- consuming -----------------------------------------------------------------
     def consumer(self, group: str, topics: list[str]) -> Consumer:
         for t in topics:

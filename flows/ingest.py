@@ -1,0 +1,104 @@
+"""The ingest flow: one Prefect task per due source, committed in catalogue order.
+
+Each task polls one feed under a per-host global concurrency limit (``ingest-host-<host>``).
+Prefect holds such a slot on a lease that the task keeps renewing; if the process running the
+task dies, the lease runs out and the server's repossessor frees the slot, so a crashed run
+cannot leak it. Timeouts, network errors and 5xx responses raise inside the task so Prefect
+retries them with backoff; whatever the last attempt got is committed like any other outcome
+(the source's health and backoff record it). Retry-After answers are not retried in-pass:
+the server asked us to wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.concurrency.sync import concurrency
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from ingest.poll import PollResult
+from ingest.runner import IngestRunner, IngestSummary, crashed
+from ingest.sources import load_sources
+from sinoscope.bus import open_bus
+
+from . import progress
+from .settings import settings_from
+
+log = logging.getLogger("sinoscope.flows")
+LEASE_S = 60  # the shortest lease Prefect grants; renewed while the task runs
+
+
+class TransientPollError(RuntimeError):
+    """A poll worth retrying now; carries the result in case every retry fails too."""
+
+    def __init__(self, result: PollResult) -> None:
+        super().__init__(result.error or result.outcome)
+        self.result = result
+
+
+def transient(result: PollResult) -> bool:
+    if result.outcome != "failed" or result.retry_after_s is not None:
+        return False
+    kind = result.error_kind or ""
+    return kind in ("timeout", "network") or (kind.startswith("http-5") and kind != "http-501")
+
+
+def host_limit(url: str) -> str:
+    host = (urlsplit(url).hostname or "local").lower()
+    return "ingest-host-" + re.sub(r"[^a-z0-9-]", "-", host)
+
+
+@task(name="poll-source", cache_policy=NO_CACHE, task_run_name="poll {source.name}")
+def poll_source_task(runner: IngestRunner, source, state) -> PollResult:
+    with concurrency(host_limit(source.url), occupy=1, lease_duration=LEASE_S, strict=False):
+        result = runner.poll(source, state)
+    if transient(result):
+        raise TransientPollError(result)
+    return result
+
+
+def ensure_host_limits(urls: list[str], limit: int) -> None:
+    """One global concurrency limit per host (created or resized; idempotent)."""
+    with get_client(sync_client=True) as client:
+        for name in sorted({host_limit(u) for u in urls}):
+            client.upsert_global_concurrency_limit_by_name(name, limit)
+
+
+@flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=8), log_prints=True)
+def ingest_flow(config: str | None = None, overrides: dict | None = None, sources_file: str | None = None,
+                force: bool = False) -> dict:
+    """Poll every due source once: fetch, extract, de-duplicate, publish to the bus."""
+    settings = settings_from(config, overrides)
+    sources = load_sources(Path(sources_file) if sources_file else settings.ingest.sources_file,
+                           settings.ingest.query_entities)
+    poll = poll_source_task.with_options(retries=settings.ingest.task_retries,
+                                         retry_delay_seconds=settings.ingest.task_retry_delays_s,
+                                         timeout_seconds=settings.ingest.task_timeout_s)
+    with open_bus(settings) as bus:
+        runner = IngestRunner(settings, bus)
+        try:
+            summary = IngestSummary(sources=len(sources), dead_letter_topic=runner.dlq)
+            todo = runner.plan(sources, summary, force)
+            progress.emit("sources", total=len(todo), skipped=len(summary.skipped))
+            ensure_host_limits([s.url for s, _ in todo], settings.ingest.per_host_concurrency)
+            futures = [(poll.submit(runner, src, st), src, st) for src, st in todo]
+            for fut, src, st in futures:  # commit in catalogue order, as the plain runner does
+                try:
+                    result = fut.result()
+                except TransientPollError as exc:
+                    result = exc.result
+                except Exception as exc:  # a bug or a task timeout must not sink the other sources
+                    get_run_logger().error("polling %s crashed: %r", src.name, exc)
+                    result = crashed(src, exc)
+                report = runner.commit(result, st, summary)
+                progress.emit("source", name=report.name, outcome=report.outcome, new=report.new, total=len(todo))
+            runner.finish(sources, summary)
+        finally:
+            runner.close()
+    return summary.as_dict()

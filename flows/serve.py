@@ -1,0 +1,43 @@
+"""``sinoscope serve``: the flows as Prefect deployments with schedules, run by this process.
+
+- ingest every ``ingest_every_s`` (default 5 minutes);
+- alerts every 5 minutes (``alerts_every_s``);
+- maintenance daily at 03:17 UTC;
+- the enrich and sink workers every minute with a deployment concurrency limit of one that
+  cancels new runs while one is alive: a supervisor that restarts a dead worker within a minute.
+With ``PREFECT_API_URL`` set (the stack) the deployments, runs and logs appear in Prefect's UI;
+without it Prefect starts a local server in this process.
+"""
+
+from __future__ import annotations
+
+from prefect import serve
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+from .alerts import alerts_flow
+from .ingest import ingest_flow
+from .maintenance import maintenance_flow
+from .workers import enrich_worker_flow, sink_worker_flow
+
+
+def deployments(config: str | None, overrides: dict, webhooks: list[str], ingest_every_s: float = 300,
+                alerts_every_s: float = 300, workers: bool = True) -> list:
+    params = {"config": config, "overrides": overrides}
+    one = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+    out = [
+        ingest_flow.to_deployment("sinoscope-ingest", interval=ingest_every_s, parameters=params, concurrency_limit=one),
+        alerts_flow.to_deployment("sinoscope-alerts", interval=alerts_every_s,
+                                  parameters={**params, "webhooks": webhooks}, concurrency_limit=one),
+        maintenance_flow.to_deployment("sinoscope-maintenance", cron="17 3 * * *", parameters=params,
+                                       concurrency_limit=one),
+    ]
+    if workers:
+        out += [enrich_worker_flow.to_deployment("sinoscope-enrich", interval=60, parameters=params,
+                                                 concurrency_limit=one),
+                sink_worker_flow.to_deployment("sinoscope-sink", interval=60, parameters=params,
+                                               concurrency_limit=one)]
+    return out
+
+
+def serve_all(config: str | None, overrides: dict, webhooks: list[str], **kw) -> None:
+    serve(*deployments(config, overrides, webhooks, **kw))

@@ -1,0 +1,208 @@
+"""Swing detection: each entity against its own recent past.
+
+For every tracked city or brand we compare the *current window* (default: the last 48 h) with
+a *baseline* (the 28 days before the window):
+
+- sentiment: a two-sample z-test on mean mention sentiment,
+  ``z = (mean_now - mean_base) / sqrt(var * (1/n_now + 1/n_base))`` with the baseline's variance
+  (floored, so a baseline of near-identical scores cannot make a tiny shift look huge). A swing
+  also needs a minimum absolute shift (default 0.3 on the [-1, 1] scale): significance alone on
+  big volumes would alert on changes nobody cares about.
+- volume: the window's mention count against the baseline's daily counts (zero days included),
+  ``z = (n_now - expected) / sqrt(expected + var_daily * days)`` (Poisson plus the baseline's own
+  spread), and at least ``volume_ratio`` times the expected count.
+
+Guards: at least ``min_mentions`` mentions from ``min_stories`` distinct stories in the window
+(one article, or one wire story syndicated ten times, cannot fire), and a baseline of
+``min_baseline_mentions`` mentions over ``min_baseline_days`` distinct days ("weeks of steady
+coverage"). One entity yields at most one alert per pass: a drop that comes with a volume spike
+is one ``sentiment_drop`` alert whose ``signals`` name both.
+
+Cooldown and re-arming live in the alert log: a fired (entity, kind) stays quiet while the
+condition persists and for ``cooldown_h`` after it fired, so one swing alerts once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from pydantic import BaseModel, Field
+
+KINDS = ("sentiment_drop", "sentiment_rise", "volume_spike")
+
+
+class Thresholds(BaseModel):
+    """Swing thresholds; settings can override them per entity type or per entity."""
+
+    window_h: float = Field(48.0, description="The current window: the last this many hours.")
+    baseline_days: float = Field(28.0, description="The baseline: this many days before the window.")
+    min_mentions: int = Field(12, description="Mentions needed in the window for any alert.")
+    min_stories: int = Field(3, description="Distinct stories (syndicated copies count once) in the window.")
+    min_baseline_mentions: int = Field(10, description="Mentions needed in the baseline.")
+    min_baseline_days: int = Field(7, description="Distinct days with mentions needed in the baseline.")
+    sentiment_z: float = Field(3.0, description="|z| of the mean-sentiment change that fires.")
+    sentiment_min_shift: float = Field(0.3, description="Smallest change of mean sentiment that fires.")
+    sentiment_sd_floor: float = Field(0.25, description="Lower bound on the baseline's standard deviation.")
+    volume_z: float = Field(3.0, description="z of the window's mention count that fires a volume spike.")
+    volume_ratio: float = Field(3.0, description="Window count must also be this many times the expected.")
+    cooldown_h: float = Field(72.0, description="No second alert of a kind for an entity within this time.")
+
+
+@dataclass
+class Window:
+    """What the store says about one entity's mentions in one period."""
+
+    mentions: int = 0
+    stories: int = 0
+    sentiment_sum: float = 0.0
+    sentiment_sumsq: float = 0.0
+    scored: int = 0
+    days: dict[str, int] = field(default_factory=dict)  # 'YYYY-MM-DD' -> mentions
+
+    @property
+    def mean(self) -> float | None:
+        return self.sentiment_sum / self.scored if self.scored else None
+
+    @property
+    def var(self) -> float:
+        if self.scored < 2:
+            return 0.0
+        m = self.sentiment_sum / self.scored
+        return max(0.0, (self.sentiment_sumsq - self.scored * m * m) / (self.scored - 1))
+
+
+@dataclass
+class EntityStats:
+    entity_id: str
+    entity_type: str
+    current: Window
+    baseline: Window
+
+
+@dataclass
+class Signal:
+    kind: str
+    z: float
+    baseline: float
+    current: float
+
+
+@dataclass
+class Swing:
+    entity_id: str
+    entity_type: str
+    kind: str  # the primary signal
+    signals: list[Signal]
+    window_start: datetime
+    window_end: datetime
+    baseline_start: datetime
+    current: Window
+    baseline: Window
+
+    def summary(self) -> dict:
+        days = (self.window_end - self.window_start).total_seconds() / 86400
+        base_days = (self.window_start - self.baseline_start).total_seconds() / 86400
+        r = lambda v: round(v, 4) if v is not None else None  # noqa: E731
+        return {
+            "window": {"start": self.window_start.isoformat(), "end": self.window_end.isoformat(),
+                       "hours": round(days * 24, 2)},
+            "baseline": {"start": self.baseline_start.isoformat(), "end": self.window_start.isoformat(),
+                         "mentions": self.baseline.mentions, "sentiment_mean": r(self.baseline.mean),
+                         "mentions_per_day": r(self.baseline.mentions / base_days if base_days else None),
+                         "active_days": len(self.baseline.days)},
+            "current": {"mentions": self.current.mentions, "stories": self.current.stories,
+                        "sentiment_mean": r(self.current.mean),
+                        "mentions_per_day": r(self.current.mentions / days if days else None)},
+            "volume": self.current.mentions,
+            "signals": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(s).items()}
+                        for s in self.signals],
+        }
+
+
+def periods(now: datetime, t: Thresholds) -> tuple[datetime, datetime, datetime]:
+    """(baseline start, window start, window end)."""
+    start = now - timedelta(hours=t.window_h)
+    return start - timedelta(days=t.baseline_days), start, now
+
+
+def evaluate(stats: EntityStats, t: Thresholds) -> list[Signal]:
+    """Every trigger that holds for one entity (empty: nothing to report)."""
+    cur, base = stats.current, stats.baseline
+    if cur.mentions < t.min_mentions or cur.stories < t.min_stories:
+        return []
+    if base.mentions < t.min_baseline_mentions or len(base.days) < t.min_baseline_days:
+        return []
+    signals: list[Signal] = []
+    if cur.mean is not None and base.mean is not None and cur.scored >= t.min_mentions:
+        sd = max(math.sqrt(base.var), t.sentiment_sd_floor)
+        z = (cur.mean - base.mean) / (sd * math.sqrt(1 / cur.scored + 1 / base.scored))
+        shift = cur.mean - base.mean
+        if abs(z) >= t.sentiment_z and abs(shift) >= t.sentiment_min_shift:
+            signals.append(Signal("sentiment_drop" if shift < 0 else "sentiment_rise", z, base.mean, cur.mean))
+    base_days = max(t.baseline_days, 1e-9)
+    daily = [base.days.get(d, 0) for d in base.days] + [0] * max(0, int(round(base_days)) - len(base.days))
+    mu = sum(daily) / len(daily) if daily else 0.0
+    var = sum((x - mu) ** 2 for x in daily) / (len(daily) - 1) if len(daily) > 1 else 0.0
+    wdays = t.window_h / 24
+    expected = mu * wdays
+    z = (cur.mentions - expected) / math.sqrt(max(expected, 1.0) + var * wdays)
+    if z >= t.volume_z and cur.mentions >= t.volume_ratio * max(expected, 1e-9):
+        signals.append(Signal("volume_spike", z, round(expected, 3), float(cur.mentions)))
+    return signals
+
+
+def detect(rows: list[EntityStats], thresholds_for, now: datetime) -> list[Swing]:
+    """Swings for every entity whose signals hold (cooldown is the caller's, see the log)."""
+    out = []
+    for st in rows:
+        t = thresholds_for(st.entity_id, st.entity_type)
+        signals = evaluate(st, t)
+        if not signals:
+            continue
+        signals.sort(key=lambda s: KINDS.index(s.kind))  # sentiment first: it is what users act on
+        b0, w0, w1 = periods(now, t)
+        out.append(Swing(st.entity_id, st.entity_type, signals[0].kind, signals, w0, w1, b0, st.current, st.baseline))
+    return out
+
+
+def embedded_stats(conn, now: datetime, t: Thresholds, entity_ids: list[str] | None = None) -> list[EntityStats]:
+    """Window and baseline figures for every entity with mentions in the window (DuckDB store).
+    Syndicated copies count as mentions (each is coverage) but once as a story."""
+    b0, w0, w1 = periods(now, t)
+    return _from_rows(conn.execute(
+        "SELECT entity_id, any_value(entity_type), published >= ? AS cur, "
+        "strftime(published AT TIME ZONE 'UTC', '%Y-%m-%d') AS day, count(*), "
+        "count(DISTINCT coalesce(duplicate_of, article_id)), sum(score), sum(score * score), count(score) "
+        "FROM mentions WHERE published >= ? AND published <= ? "
+        "AND (sense IS NULL OR sense <> 'government') "
+        "AND entity_id IN (SELECT DISTINCT entity_id FROM mentions WHERE published >= ? AND published <= ?) "
+        + ("AND entity_id IN (SELECT unnest(?)) " if entity_ids else "")
+        + "GROUP BY ALL",
+        [w0, b0, w1, w0, w1] + ([entity_ids] if entity_ids else [])).fetchall(), conn, w0, w1)
+
+
+def _from_rows(rows, conn, w0: datetime, w1: datetime) -> list[EntityStats]:
+    by: dict[str, EntityStats] = {}
+    for eid, etype, cur, day, n, _stories, s, ss, scored in rows:
+        st = by.setdefault(eid, EntityStats(eid, etype, Window(), Window()))
+        w = st.current if cur else st.baseline
+        w.mentions += n
+        w.sentiment_sum += s or 0.0
+        w.sentiment_sumsq += ss or 0.0
+        w.scored += scored
+        w.days[day] = w.days.get(day, 0) + n
+    # stories are distinct across the whole window, not per day
+    if by:
+        for eid, n in conn.execute(
+                "SELECT entity_id, count(DISTINCT coalesce(duplicate_of, article_id)) FROM mentions "
+                "WHERE published >= ? AND published <= ? AND entity_id IN (SELECT unnest(?)) "
+                "AND (sense IS NULL OR sense <> 'government') GROUP BY entity_id",
+                [w0, w1, list(by)]).fetchall():
+            by[eid].current.stories = n
+    return sorted(by.values(), key=lambda s: s.entity_id)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
