@@ -31,6 +31,18 @@ from . import progress
 from .settings import settings_from
 
 log = logging.getLogger("sinoscope.flows")
+
+
+class _ThreadTimeoutNotice(logging.Filter):
+    """Prefect warns that a timeout cannot interrupt a blocking call in a worker thread. Here
+    every request already has its own hard deadline (``ingest.deadline_s``), so the task
+    timeout only bounds a source's whole poll (feed plus pages): the notice is expected."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "running in a worker thread" not in record.getMessage()
+
+
+logging.getLogger("prefect.task_runs").addFilter(_ThreadTimeoutNotice())
 LEASE_S = 60  # the shortest lease Prefect grants; renewed while the task runs
 
 
@@ -56,18 +68,37 @@ def host_limit(url: str) -> str:
 
 @task(name="poll-source", cache_policy=NO_CACHE, task_run_name="poll {source.name}")
 def poll_source_task(runner: IngestRunner, source, state) -> PollResult:
-    with concurrency(host_limit(source.url), occupy=1, lease_duration=LEASE_S, strict=False):
+    with concurrency(host_limit(source.url), occupy=1, lease_duration=LEASE_S, strict=False,
+                     timeout_seconds=runner.settings.ingest.task_timeout_s):
         result = runner.poll(source, state)
     if transient(result):
         raise TransientPollError(result)
     return result
 
 
+def ephemeral() -> bool:
+    from prefect.settings import get_current_settings
+
+    return not get_current_settings().api.url
+
+
 def ensure_host_limits(urls: list[str], limit: int) -> None:
-    """One global concurrency limit per host (created or resized; idempotent)."""
+    """One global concurrency limit per host (created or resized; idempotent).
+
+    On a Prefect server, a slot whose holder died is freed when its lease expires (the
+    server's repossessor). Prefect's ephemeral mode runs no repossessor and keeps leases in
+    the memory of the process that died, so its slots would stay taken in the database for
+    good: there, where this process is the only user of its Prefect database, slots still
+    marked taken at the start of a pass can only be leftovers of a crash and are reclaimed."""
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+
+    reclaim = ephemeral()
     with get_client(sync_client=True) as client:
         for name in sorted({host_limit(u) for u in urls}):
             client.upsert_global_concurrency_limit_by_name(name, limit)
+            if reclaim and client.read_global_concurrency_limit_by_name(name).active_slots:
+                log.warning("reclaiming concurrency slots of %s left by a crashed run", name)
+                client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=0))
 
 
 @flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=8), log_prints=True)

@@ -124,3 +124,33 @@ def breakdown(conn, entity_id: str, since: datetime, by: str = "outlet", include
         f"{_dup(include_duplicates)} GROUP BY {by} ORDER BY count(*) DESC, {by}", [entity_id, since]).fetchall()
     return {"entity_id": entity_id, "by": by, "rows": [
         {"key": k, "mentions": n, "sentiment_mean": round(s, 4) if s is not None else None} for k, n, s in rows]}
+
+
+def coverage(conn, since: datetime, by: str = "country", include_duplicates: bool = False) -> dict:
+    """Articles that mention a tracked city or brand, split by outlet country or language."""
+    if by not in ("country", "language", "outlet"):
+        raise ValueError(f"coverage by {by!r}: use country, language or outlet")
+    rows = conn.execute(
+        f"SELECT {by}, count(*), sum(mentions) FROM articles WHERE mentions > 0 AND published >= ?"
+        f"{_dup(include_duplicates)} GROUP BY {by} ORDER BY count(*) DESC, {by}", [since]).fetchall()
+    return {"by": by, "rows": [{"key": k, "articles": n, "mentions": int(m or 0)} for k, n, m in rows]}
+
+
+def totals(conn, since: datetime, include_duplicates: bool = False) -> dict:
+    """What a period's figures cover: articles, mentions, sources, outlets, duplicates."""
+    a = conn.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE mentions > 0), count(DISTINCT source), count(DISTINCT outlet), "
+        f"count(DISTINCT country), count(DISTINCT language), min(published), max(published) "
+        f"FROM articles WHERE published >= ?{_dup(include_duplicates)}", [since]).fetchone()
+    dups = conn.execute("SELECT count(*) FROM articles WHERE published >= ? AND duplicate_of IS NOT NULL",
+                        [since]).fetchone()[0]
+    m = conn.execute(f"SELECT count(*), count(DISTINCT entity_id) FROM mentions WHERE published >= ?"
+                     f"{_dup(include_duplicates)}", [since]).fetchone()
+    sources = [r[0] for r in conn.execute(
+        f"SELECT DISTINCT outlet FROM articles WHERE published >= ?{_dup(include_duplicates)} ORDER BY 1",
+        [since]).fetchall()]
+    iso = lambda d: d.astimezone(timezone.utc).isoformat() if d else None  # noqa: E731
+    return {"articles": a[0], "articles_with_mentions": a[1], "sources": a[2], "outlets": a[3], "countries": a[4],
+            "languages": a[5], "first_published": iso(a[6]), "last_published": iso(a[7]),
+            "duplicates": dups, "duplicates_excluded": not include_duplicates,
+            "mentions": m[0], "entities": m[1], "outlet_names": sources}

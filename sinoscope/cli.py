@@ -286,6 +286,24 @@ class _live_progress:
         self.progress.stop()
 
 
+@app.command()
+def worker(stage: str = typer.Argument(..., help="enrich or sink"),
+           bus: Optional[str] = BusOpt, bootstrap: Optional[str] = BootstrapOpt) -> None:
+    """Run a stage as a Prefect-supervised long-running worker (restarted by the flow's retries
+    if it crashes; visible in Prefect's UI when PREFECT_API_URL is set). Start several with
+    --bus kafka: they share the partitions as one consumer group."""
+    if stage not in ("enrich", "sink"):
+        fail(f"no worker {stage!r}", "use enrich or sink")
+    _bus_overrides(bus, bootstrap)
+    settings = state.settings
+    overrides = _prefect(settings)
+    from flows.workers import enrich_worker_flow, sink_worker_flow
+
+    flow = enrich_worker_flow if stage == "enrich" else sink_worker_flow
+    out = flow(str(state.config) if state.config else None, overrides, False)
+    console.print(f"{stage} worker stopped: {out}")
+
+
 def _print_pass(out: dict, settings: Settings) -> None:
     from ingest.runner import IngestSummary
 
@@ -579,6 +597,43 @@ def stories(entity: str = typer.Argument(..., help="Entity id or any alias."),
 
 
 # -- nlp ------------------------------------------------------------------------------------
+@app.command()
+def report(since: str = typer.Option("90d", "--since", help="Period: 90d, 12w or an ISO date."),
+           out: Path = typer.Option(Path("report.html"), "--out", help="The HTML file to write."),
+           entity: Optional[list[str]] = typer.Option(None, "--entity", help="Show this city or brand (repeatable); "
+                                                      "default: the top cities and brands."),
+           duplicates: bool = typer.Option(False, "--duplicates", help="Count syndicated copies too."),
+           as_json: bool = typer.Option(False, "--json", help="Print the data behind the report instead.")) -> None:
+    """One self-contained HTML report (opens offline): the city influence ranking, volume and
+    tone over time with the alerts that fired, share of voice, coverage by country and
+    language, the most positive and negative stories, and what the figures cover."""
+    from nlp.entities.catalogue import load_catalogue
+    from sinks.report.data import ReportError, gather
+
+    settings = state.settings
+    catalogue = load_catalogue(settings.nlp.catalogues)
+    ids = [_entity(e).id for e in entity or []]
+    try:
+        data = gather(settings, catalogue, _since(since), ids or None, include_duplicates=duplicates)
+    except ReportError as exc:
+        fail(str(exc))
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, default=str))
+        return
+    from sinks.report.render import render
+
+    html = render(data)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc}", "choose another --out path")
+    t = data["totals"]
+    console.print(f"wrote {out} ({len(html) // 1024} KB): {len(data['rank']['rows'])} cities ranked, "
+                  f"{len(data['entities'])} entities charted, {t['articles_with_mentions']} articles, {t['mentions']} "
+                  f"mentions since {data['since'][:10]}; open it in any browser (works offline)")
+
+
 def _read_input(path: str) -> str:
     if path == "-":
         return sys.stdin.read()
@@ -781,40 +836,53 @@ def bus_topics(as_json: bool = typer.Option(False, "--json")) -> None:
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json")) -> None:
-    """The running pipeline at a glance: the bus (messages, consumer lag per topic and group,
-    dead letters) and the health of the sources."""
-    from ingest.state import IngestState
-    from sinoscope.bus import open_bus
+    """The running monitor on one screen: source health, what arrived in the last hour and day,
+    backlog per stage, dead letters and where to read them, the last alert, the stores in use."""
+    from sinoscope.status import gather
 
-    settings = state.settings
-    with open_bus(settings) as bus:
-        topics = _bus_overview(bus)
-    st = IngestState(settings.path("ingest.sqlite"))
-    try:
-        sources = st.sources()
-    finally:
-        st.close()
-    counts: dict[str, int] = {}
-    for s in sources:
-        counts[s.status] = counts.get(s.status, 0) + 1
-    flagged = [{"name": s.name, "status": s.status, "since": s.failing_since.isoformat() if s.failing_since else None,
-                "error": s.last_error} for s in sources if s.status in ("failing", "retired")]
-    dlq = next((t["messages"] for t in topics if t["topic"] == settings.bus.topics.dead_letter), 0)
-    report = {"data_dir": str(settings.data_dir), "bus": settings.bus.kind,
-              "bootstrap": settings.bus.bootstrap if settings.bus.kind == "kafka" else None,
-              "topics": topics, "dead_letters": dlq, "sources": counts, "flagged_sources": flagged}
+    r = gather(state.settings)
     if as_json:
-        console.print_json(json.dumps(report))
+        print(json.dumps(r, ensure_ascii=False, default=str))
         return
-    console.print(f"data dir {report['data_dir']}; bus: {report['bus']}"
-                  + (f" at {report['bootstrap']}" if report["bootstrap"] else ""))
-    _print_overview(topics)
-    if dlq:
-        console.print(f"[yellow]{dlq} dead letters[/] on topic '{settings.bus.topics.dead_letter}': "
-                      f"sinoscope bus peek {settings.bus.topics.dead_letter}")
-    console.print("sources: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none polled yet"))
-    for f in flagged:
-        console.print(f"[bold red]FLAGGED[/] {f['name']} {f['status']} since {f['since']}: {f['error']}")
+    st = r["stores"]
+    console.print(f"[bold]stores[/]: bus {st['bus']}; results {st['results']}; data dir {st['data_dir']}")
+    src = r["sources"]
+    if "error" in src:
+        console.print(f"[red]sources: cannot read feed state {st['feed_state']}: {src['error']}[/]")
+    else:
+        t = Table("source", "health", "since", "last success", "articles", "last error", title="sources")
+        order = {"retired": 0, "failing": 1, "error": 2, "new": 3, "ok": 4}
+        for x in sorted(src["sources"], key=lambda x: (order.get(x["status"], 5), x["name"])):
+            colour = {"retired": "red", "failing": "red", "error": "yellow", "ok": "green"}.get(x["status"], "white")
+            t.add_row(x["name"], f"[{colour}]{x['status']}[/]", (x["since"] or "")[:16], (x["last_success"] or "-")[:16],
+                      str(x["articles"]), (x["error"] or "")[:70])
+        console.print(t if src["sources"] else "sources: none polled yet (sinoscope run --once)")
+    rec = r["recent"]
+    if "error" in rec:
+        console.print(f"[red]results store unreachable ({st['results']}): {rec['error']}[/]")
+    else:
+        console.print(f"arrived: last hour {rec['hour']['articles']} articles / {rec['hour']['mentions']} mentions; "
+                      f"last day {rec['day']['articles']} articles / {rec['day']['mentions']} mentions")
+    b = r["bus"]
+    if "error" in b:
+        console.print(f"[red]bus unreachable ({st['bus']}): {b['error']}[/]")
+    else:
+        console.print("backlog: " + "; ".join(f"{x['stage']} ({x['group']} on '{x['topic']}') {x['lag']} waiting"
+                                              for x in b["stages"]))
+        d = b["dead_letters"]
+        console.print((f"[yellow]dead letters: {d['count']}[/] on {d['where']}") if d["count"] else "dead letters: none")
+    a = r["alerts"]
+    if a is None or (isinstance(a, dict) and a.get("last") is None and "error" not in a):
+        console.print("alerts: none fired yet")
+    elif "error" in a:
+        console.print(f"[red]alert log unreadable ({st['alert_log']}): {a['error']}[/]")
+    else:
+        last = a["last"]
+        console.print(f"last alert: {last['name']} {last['kind']} at {last['fired_at'][:16]} "
+                      f"({'delivered' if last['delivered'] else 'no webhook configured' if not last['deliveries']['targets'] else 'NOT delivered'}; {a['total']} in all"
+                      + (f", {a['deliveries_pending']} deliveries pending" if a["deliveries_pending"] else "")
+                      + (f", {a['deliveries_failed']} given up: sinoscope alerts list" if a["deliveries_failed"] else "")
+                      + ")")
 
 
 alerts_app = typer.Typer(help="Sentiment-swing alerts: history, a pass on demand, a test webhook.",

@@ -115,7 +115,7 @@ def _brand(row: dict, src: str) -> Entity:
 
 def _load_file(path: Path) -> list[Entity]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise CatalogueError(f"catalogue file {path}: {exc}") from exc
     out = []

@@ -1,0 +1,127 @@
+"""``sinoscope status``: one screen for a person checking on a running monitor. Each part is
+gathered on its own, so a store or broker that is down shows as such instead of hiding the rest."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from .settings import Settings
+
+STAGES = (("nlp", "nlp-enrich", "articles"), ("sink", "sink-store", "enriched"))
+
+
+def _safe(fn):
+    try:
+        return fn()
+    except Exception as exc:  # shown to the user, with what is at fault
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def sources(settings: Settings) -> dict:
+    from ingest.state import IngestState
+
+    st = IngestState(settings.path("ingest.sqlite"))
+    try:
+        rows = st.sources()
+    finally:
+        st.close()
+    iso = lambda d: d.isoformat() if d else None  # noqa: E731
+    out = [{"name": s.name, "status": s.status, "since": iso(s.failing_since), "last_success": iso(s.last_success),
+            "last_fetch": iso(s.last_fetch), "error": s.last_error, "articles": s.articles_published,
+            "next_poll_after": iso(s.next_poll_after)} for s in rows]
+    counts: dict[str, int] = {}
+    for s in rows:
+        counts[s.status] = counts.get(s.status, 0) + 1
+    return {"counts": counts, "sources": out}
+
+
+def bus(settings: Settings) -> dict:
+    from .bus import open_bus
+
+    with open_bus(settings) as b:
+        names = b.topics()
+        topics = {}
+        for name in names:
+            s = b.stats(name)
+            topics[name] = s.messages if s else 0
+        stages = []
+        for stage, group, key in STAGES:
+            topic = getattr(settings.bus.topics, key)
+            lag = sum(b.group_lag(group, topic).values()) if topic in names else 0
+            stages.append({"stage": stage, "group": group, "topic": topic, "lag": lag})
+    dlq = settings.bus.topics.dead_letter
+    where = (f"topic '{dlq}' on the {'embedded bus ' + str(settings.path('bus.sqlite')) if settings.bus.kind == 'embedded' else 'Kafka cluster at ' + settings.bus.bootstrap}"
+             f"; read them with: sinoscope bus peek {dlq} --json")
+    return {"kind": settings.bus.kind, "topics": topics, "stages": stages,
+            "dead_letters": {"count": topics.get(dlq, 0), "where": where}}
+
+
+def recent(settings: Settings, now: datetime) -> dict:
+    """Articles stored in the last hour and day (by fetch time) and their mentions."""
+    if settings.sink.kind != "embedded":
+        from sinks.elastic import ElasticSink
+
+        sink = ElasticSink.from_settings(settings.sink)
+        try:
+            out = {}
+            for label, delta in (("hour", timedelta(hours=1)), ("day", timedelta(days=1))):
+                q = {"range": {"fetched": {"gte": (now - delta).isoformat()}}}
+                arts = sink.es.count(index=f"{sink.prefix}-articles-*", query=q)["count"]
+                ments = sink.es.search(index=f"{sink.prefix}-articles-*", size=0, query=q,
+                                       aggs={"m": {"sum": {"field": "mentions"}}})["aggregations"]["m"]["value"]
+                out[label] = {"articles": arts, "mentions": int(ments or 0)}
+            return out
+        finally:
+            sink.es.close()
+    from sinks.store import EmbeddedStore
+
+    path = settings.path("store.duckdb")
+    if not path.exists():
+        return {"hour": {"articles": 0, "mentions": 0}, "day": {"articles": 0, "mentions": 0}}
+    store = EmbeddedStore(path, read_only=True)
+    try:
+        out = {}
+        for label, delta in (("hour", timedelta(hours=1)), ("day", timedelta(days=1))):
+            a, m = store.conn.execute("SELECT count(*), coalesce(sum(mentions), 0) FROM articles WHERE fetched >= ?",
+                                      [now - delta]).fetchone()
+            out[label] = {"articles": a, "mentions": int(m)}
+        return out
+    finally:
+        store.close()
+
+
+def last_alert(settings: Settings) -> dict | None:
+    from sinks.alerts.log import AlertLog
+
+    path = settings.path("alerts.sqlite")
+    if not path.exists():
+        return None
+    log = AlertLog(path)
+    try:
+        rows = log.alerts()
+        pending = sum(1 for d in log.deliveries() if d["status"] == "pending")
+        failed = sum(1 for d in log.deliveries() if d["status"] == "failed")
+    finally:
+        log.close()
+    if not rows:
+        return {"last": None, "total": 0, "deliveries_pending": pending, "deliveries_failed": failed}
+    a = rows[0]
+    return {"last": {k: a[k] for k in ("id", "entity_id", "name", "kind", "fired_at", "delivered", "deliveries")},
+            "total": len(rows), "deliveries_pending": pending, "deliveries_failed": failed}
+
+
+def stores(settings: Settings) -> dict:
+    s = settings.sink
+    return {"data_dir": str(settings.data_dir),
+            "bus": f"embedded {settings.path('bus.sqlite')}" if settings.bus.kind == "embedded"
+            else f"kafka {settings.bus.bootstrap}",
+            "results": f"embedded {settings.path('store.duckdb')}" if s.kind == "embedded"
+            else f"elasticsearch {s.es_url} (indices {s.es_index_prefix}-*)",
+            "feed_state": str(settings.path("ingest.sqlite")), "alert_log": str(settings.path("alerts.sqlite"))}
+
+
+def gather(settings: Settings, now: datetime | None = None) -> dict:
+    now = now or datetime.now(timezone.utc)
+    return {"at": now.isoformat(), "stores": stores(settings), "sources": _safe(lambda: sources(settings)),
+            "bus": _safe(lambda: bus(settings)), "recent": _safe(lambda: recent(settings, now)),
+            "alerts": _safe(lambda: last_alert(settings))}

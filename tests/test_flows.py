@@ -1,0 +1,241 @@
+"""The Prefect flows run for real in Prefect's ephemeral mode (a temporary local Prefect API in
+the test process, or in the `sinoscope` subprocess): the whole pass with a planted swing, the
+ingest flow's per-source tasks with retries and per-host concurrency limits, maintenance."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from alerting import Receiver
+from planted import write_corpus
+from sinks.alerts.webhook import SIGNATURE_HEADER, verify
+
+SINOSCOPE = str(Path(sys.executable).parent / "sinoscope")
+SECRET = "flow-test-secret"
+
+
+def cli(*args, data: Path, env=None):
+    proc = subprocess.run([SINOSCOPE, "--data-dir", str(data), *args], capture_output=True, text=True, timeout=400,
+                          env={**os.environ, "COLUMNS": "200", "SINOSCOPE_WEBHOOK_SECRET": SECRET, **(env or {})})
+    assert proc.returncode == 0, f"sinoscope {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def prefect_home(tmp_path_factory):
+    """Prefect's state for the in-process flows: a throwaway home, set before Prefect loads."""
+    import flows
+
+    home = tmp_path_factory.mktemp("prefect")
+    old = os.environ.get("PREFECT_HOME")
+    os.environ["PREFECT_HOME"] = str(home)
+    flows.configure(home)
+    yield home
+    if old is None:
+        os.environ.pop("PREFECT_HOME", None)
+    else:
+        os.environ["PREFECT_HOME"] = old
+
+
+@pytest.mark.slow
+def test_run_once_replays_a_planted_drop_into_exactly_one_signed_webhook(tmp_path, httpserver):
+    now = datetime.now(timezone.utc)
+    sources = write_corpus(tmp_path / "corpus", now)
+    rx = Receiver(httpserver)
+    data = tmp_path / "data"
+    out = json.loads(cli("run", "--once", "--json", "--sources", str(sources), "--webhook", rx.url,
+                         data=data).stdout)
+    assert out["ingest"]["new_articles"] == 2 * (28 * 4 + 14) and out["ingest"]["errors"] == []
+    assert out["store"]["written"] == out["enrich"]["enriched"] == out["ingest"]["new_articles"]
+    fired = out["alerts"]["fired"]
+    assert [(a["entity_id"], a["kind"]) for a in fired] == [("city:chengdu", "sentiment_drop")]
+    assert out["alerts"]["evaluated"] >= 2  # Hangzhou was looked at, and is stable
+    assert len(rx.requests) == 1
+    req = rx.requests[0]
+    assert verify(req["body"], req["headers"][SIGNATURE_HEADER], SECRET)
+    body = json.loads(req["body"])
+    assert body["id"] == fired[0]["id"] and body["name"] == "Chengdu" and body["volume"] >= 12
+    assert body["current"]["sentiment_mean"] < 0 < body["baseline"]["sentiment_mean"]
+    assert all(s["url"].startswith("https://planted.example/") for s in body["stories"])
+
+    listed = json.loads(cli("alerts", "list", "--json", data=data).stdout)["alerts"]
+    assert [(a["id"], a["entity_id"], a["kind"], a["delivered"]) for a in listed] == \
+        [(body["id"], "city:chengdu", "sentiment_drop", True)]
+    assert {"id", "entity_id", "name", "kind", "fired_at", "delivered"} <= set(listed[0])
+
+    # the next pass sees the same swing: no second alert, no second webhook
+    again = json.loads(cli("run", "--once", "--json", "--sources", str(sources), "--webhook", rx.url,
+                           data=data).stdout)
+    assert again["alerts"]["fired"] == [] and len(rx.requests) == 1
+    assert (data / "prefect").is_dir()  # Prefect's ephemeral state stays in the data directory
+
+
+@pytest.mark.slow
+def test_ingest_flow_tasks_retry_a_5xx_and_hold_a_per_host_limit(prefect_home, tmp_path, httpserver):
+    from prefect.client.orchestration import get_client
+
+    from flows.ingest import host_limit, ingest_flow
+
+    feed = (Path(__file__).parent / "data" / "feeds" / "rss_utf8.xml").read_bytes()
+    calls = {"n": 0}
+
+    def flaky(request):
+        from werkzeug.wrappers import Response
+
+        calls["n"] += 1
+        return Response("busy", status=503) if calls["n"] == 1 else Response(feed, content_type="application/rss+xml")
+
+    httpserver.expect_request("/flaky.rss").respond_with_handler(flaky)
+    httpserver.expect_request("/gone.rss").respond_with_data("", status=404)
+    (tmp_path / "sources.yaml").write_text(
+        "sources:\n"
+        f"- {{name: flaky, url: '{httpserver.url_for('/flaky.rss')}', outlet: Flaky, country: GB, language: en}}\n"
+        f"- {{name: gone, url: '{httpserver.url_for('/gone.rss')}', outlet: Gone, country: GB, language: en}}\n")
+    overrides = {"data_dir": str(tmp_path / "data"),
+                 "ingest": {"task_retry_delays_s": [0.1, 0.1], "per_host_interval_s": 0, "fetch_full_text": False,
+                            "per_host_concurrency": 1}}
+    out = ingest_flow(None, overrides, str(tmp_path / "sources.yaml"))
+    assert calls["n"] == 2  # the 503 was retried by Prefect, and the retry got the feed
+    assert out["new_articles"] > 0 and out["polled"] == 2
+    assert [name for name, _ in out["errors"]] == ["gone"]  # a 404 is not retried in-pass: backoff handles it
+    assert len(httpserver.log) == 3
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name(host_limit(httpserver.url_for("/")))
+    assert limit.limit == 1 and limit.active_slots == 0  # every slot was given back
+
+
+@pytest.mark.slow
+def test_maintenance_flow_reports_unhealthy_sources_and_prunes_the_store(prefect_home, tmp_path, httpserver):
+    from alerting import enriched, store
+    from flows.ingest import ingest_flow
+    from flows.maintenance import maintenance_flow
+    from sinks.store import EmbeddedStore
+    from sinoscope.settings import load_settings
+
+    httpserver.expect_request("/gone.rss").respond_with_data("", status=410)
+    (tmp_path / "sources.yaml").write_text(
+        f"sources:\n- {{name: gone, url: '{httpserver.url_for('/gone.rss')}', outlet: Gone, country: GB, language: en}}\n")
+    overrides = {"data_dir": str(tmp_path / "data"), "sink": {"retention_days": 30}}
+    ingest_flow(None, overrides, str(tmp_path / "sources.yaml"))
+    now = datetime.now(timezone.utc)
+    settings = load_settings(data_dir=tmp_path / "data")
+    store(settings, [enriched("old", now - timedelta(days=90), [("city:chengdu", 0.1)]),
+                     enriched("new", now - timedelta(days=2), [("city:chengdu", 0.1)])])
+    out = maintenance_flow(None, overrides)
+    assert out["health"]["unhealthy"][0]["name"] == "gone" and out["health"]["unhealthy"][0]["status"] == "retired"
+    assert out["retention"]["store_pruned"] == {"articles": 1, "mentions": 1}
+    st = EmbeddedStore(settings.path("store.duckdb"), read_only=True)
+    assert st.counts() == {"articles": 1, "mentions": 1}
+    st.close()
+
+
+def test_serve_builds_scheduled_deployments(prefect_home):
+    from flows.serve import deployments
+
+    deps = {d.name: d for d in deployments(None, {"data_dir": "/tmp/x"}, ["http://127.0.0.1:1/hook"])}
+    assert set(deps) == {"sinoscope-ingest", "sinoscope-alerts", "sinoscope-maintenance", "sinoscope-enrich",
+                         "sinoscope-sink"}
+    alerts = deps["sinoscope-alerts"]
+    assert alerts.parameters["webhooks"] == ["http://127.0.0.1:1/hook"]
+    assert alerts.schedules[0].schedule.interval == timedelta(minutes=5)
+    assert deps["sinoscope-maintenance"].schedules[0].schedule.cron == "17 3 * * *"
+    assert all(d.concurrency_limit == 1 for d in deps.values())
+    assert deps["sinoscope-enrich"].concurrency_options.collision_strategy == "CANCEL_NEW"
+    assert deps["sinoscope-enrich"].schedules[0].schedule.interval == timedelta(minutes=1)
+
+
+@pytest.mark.slow
+def test_ephemeral_mode_reclaims_a_slot_left_by_a_crashed_run(prefect_home, tmp_path, httpserver):
+    """A run that died holding a host's only slot (its lease died with it: ephemeral mode runs
+    no repossessor) must not block that host for good: the next pass reclaims the slot."""
+    from prefect.client.orchestration import get_client
+
+    from flows.ingest import host_limit, ingest_flow
+
+    feed = (Path(__file__).parent / "data" / "feeds" / "rss_utf8.xml").read_bytes()
+    httpserver.expect_request("/feed.rss").respond_with_data(feed, content_type="application/rss+xml")
+    name = host_limit(httpserver.url_for("/"))
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(name, 1)
+        client.increment_concurrency_slots_with_lease([name], 1, "concurrency", lease_duration=300)  # never released
+        assert client.read_global_concurrency_limit_by_name(name).active_slots == 1
+    (tmp_path / "sources.yaml").write_text(
+        f"sources:\n- {{name: f, url: '{httpserver.url_for('/feed.rss')}', outlet: F, country: GB, language: en}}\n")
+    out = ingest_flow(None, {"data_dir": str(tmp_path / "data"), "ingest": {
+        "per_host_concurrency": 1, "task_timeout_s": 20, "fetch_full_text": False}}, str(tmp_path / "sources.yaml"))
+    assert out["errors"] == [] and out["new_articles"] > 0
+    with get_client(sync_client=True) as client:
+        assert client.read_global_concurrency_limit_by_name(name).active_slots == 0
+
+
+SERVER_HOLDER = """
+import os, sys, time
+from prefect.client.orchestration import get_client
+from prefect.concurrency.sync import concurrency
+with get_client(sync_client=True) as c:
+    c.upsert_global_concurrency_limit_by_name(sys.argv[1], 1)
+with concurrency(sys.argv[1], occupy=1, lease_duration=60, strict=True):
+    print("held", flush=True)
+    time.sleep(3600)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_on_a_prefect_server_a_dead_holders_slot_is_released_when_its_lease_expires(tmp_path):
+    """The stack's case, against a real `prefect server start`: a worker holding a host's slot
+    is SIGKILLed; the server's repossessor frees the slot when the 60 s lease runs out."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    api = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "server"), "PREFECT_API_URL": api,
+           "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2", "PREFECT_UI_ENABLED": "false",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING"}
+    (tmp_path / "server").mkdir()
+    prefect = str(Path(sys.executable).parent / "prefect")
+    server = subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    holder = None
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.time() < deadline, "prefect server did not start"
+            time.sleep(0.5)
+        holder = subprocess.Popen([sys.executable, "-c", SERVER_HOLDER, "ingest-host-example-org"], env=env,
+                                  stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "held"
+        holder.kill()  # SIGKILL: no release, no lease renewal
+        holder.wait()
+
+        def slots() -> int:
+            r = httpx.get(f"{api}/v2/concurrency_limits/ingest-host-example-org", timeout=5)
+            return r.json()["active_slots"]
+
+        assert slots() == 1
+        deadline = time.time() + 120
+        while slots():
+            assert time.time() < deadline, "the dead holder's slot was never released"
+            time.sleep(2)
+    finally:
+        if holder and holder.poll() is None:
+            holder.kill()
+        server.terminate()
+        server.wait(timeout=30)
