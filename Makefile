@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test bench clean
+.PHONY: setup browser run test bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,17 @@ setup: $(BIN)/.installed
 run: setup
 	$(BIN)/sinoscope run --once
 
-test: setup
+# the report test opens the report in Debian's chromium (no browser download: this machine has
+# no internet); installed here when missing and when apt-get can run
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      chromium chromium-driver fonts-wqy-zenhei >/dev/null; \
+	  else echo "note: chromium/chromium-driver not installed and apt-get not usable: the browser test will be skipped"; fi; \
+	fi
+
+test: setup browser
 	$(BIN)/pytest
 
 bench: setup
