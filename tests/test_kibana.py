@@ -17,7 +17,18 @@ from werkzeug import Response
 from sinks.elastic import ARTICLE_MAPPING, MENTION_MAPPING
 from sinks.kibana import load_objects
 
-FIELDS = {"sinoscope-mentions": set(MENTION_MAPPING["properties"]), "sinoscope-articles": set(ARTICLE_MAPPING["properties"])}
+from sinks.alerts.elastic import ALERT_MAPPING
+
+
+def _flat(props: dict, prefix: str = "") -> set[str]:
+    out = set()
+    for k, v in props.items():
+        out |= _flat(v["properties"], f"{prefix}{k}.") if "properties" in v else {prefix + k}
+    return out
+
+
+FIELDS = {"sinoscope-mentions": set(MENTION_MAPPING["properties"]), "sinoscope-articles": set(ARTICLE_MAPPING["properties"]),
+          "sinoscope-alerts": _flat(ALERT_MAPPING["properties"])}
 
 
 def test_saved_objects_reference_real_objects_and_mapped_fields():
@@ -42,7 +53,7 @@ def test_saved_objects_reference_real_objects_and_mapped_fields():
             assert set(re.findall(r"(\w+)\s*:", q)) <= fields
     dash = by_id[("dashboard", "sinoscope-overview")]
     panels = json.loads(dash["attributes"]["panelsJSON"])
-    assert len(panels) == 6 and {p["panelRefName"] for p in panels} == {r["name"] for r in dash["references"]}
+    assert len(panels) == 7 and {p["panelRefName"] for p in panels} == {r["name"] for r in dash["references"]}
 
 
 def test_kibana_setup_imports_through_the_saved_objects_api(httpserver, tmp_path):
@@ -62,7 +73,7 @@ def test_kibana_setup_imports_through_the_saved_objects_api(httpserver, tmp_path
                          env={**os.environ, "COLUMNS": "200"})
     assert out.returncode == 0, out.stderr
     assert seen["xsrf"] and seen["overwrite"] == "true" and len(seen["objects"]) == len(load_objects())
-    assert "imported 9 saved objects" in out.stdout
+    assert "imported 11 saved objects" in out.stdout
 
 
 def test_kibana_refusals_are_a_clear_error(httpserver, tmp_path):
