@@ -64,8 +64,15 @@ def rank(conn, names: dict[str, str], since: datetime, entity_type: str = "city"
         f"FROM mentions WHERE entity_type = ? AND published >= ? AND published <= ?"
         f"{_dup(include_duplicates)} AND (sense IS NULL OR sense <> 'government') GROUP BY entity_id",
         [mid, mid, entity_type, since, now]).fetchall()
+    return rank_rows(rows, names, since, entity_type, include_duplicates, limit)
+
+
+def rank_rows(rows, names: dict[str, str], since: datetime, entity_type: str, include_duplicates: bool,
+              limit: int | None) -> dict:
+    """The index from per-entity figures (entity, mentions, outlets, countries, mean, share
+    positive, share negative, mentions in the second half, in the first): shared by both stores."""
     if not rows:
-        return {"type": entity_type, "since": since.isoformat(), "rows": []}
+        return {"type": entity_type, "since": since.isoformat(), "include_duplicates": include_duplicates, "rows": []}
     max_m = max(r[1] for r in rows)
     max_o = max(r[2] for r in rows)
     max_c = max(r[3] for r in rows)

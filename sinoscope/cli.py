@@ -461,10 +461,11 @@ def _entity(query: str):
     return e
 
 
-def _query_conn():
-    from sinks.store import EmbeddedStore
+def _queries():
+    """The query layer of the configured store (embedded DuckDB or Elasticsearch)."""
+    from sinks.elastic_queries import open_queries
 
-    return EmbeddedStore(state.settings.path("store.duckdb"), read_only=True)
+    return open_queries(state.settings)
 
 
 def _since(value: str):
@@ -482,12 +483,11 @@ def trend(entity: str = typer.Argument(..., help="Entity id or any alias: city:c
           duplicates: bool = typer.Option(False, "--duplicates", help="Count syndicated copies too."),
           as_json: bool = typer.Option(False, "--json")) -> None:
     """Mentions and mean sentiment of one city or brand per hour, day or week."""
-    from sinks import queries
 
     e = _entity(entity)
-    store = _query_conn()
+    store = _queries()
     try:
-        out = queries.trend(store.conn, e.id, e.name, _since(since), interval, duplicates)
+        out = store.trend(e.id, e.name, _since(since), interval, duplicates)
     except ValueError as exc:
         fail(str(exc))
     finally:
@@ -508,12 +508,11 @@ def rank(kind: str = typer.Option("city", "--type", help="city or brand"),
          duplicates: bool = typer.Option(False, "--duplicates"), as_json: bool = typer.Option(False, "--json")) -> None:
     """The overseas-influence ranking: presence, breadth, tone and growth combined (see README)."""
     from nlp.entities.catalogue import load_catalogue
-    from sinks import queries
 
     names = {e.id: e.name for e in load_catalogue(state.settings.nlp.catalogues).entities.values()}
-    store = _query_conn()
+    store = _queries()
     try:
-        out = queries.rank(store.conn, names, _since(since), kind, include_duplicates=duplicates, limit=limit)
+        out = store.rank(names, _since(since), kind, include_duplicates=duplicates, limit=limit)
     finally:
         store.close()
     if as_json:
@@ -531,12 +530,11 @@ def voice(entities: list[str] = typer.Argument(..., help="Two or more entities (
           since: str = typer.Option("30d", "--since"), duplicates: bool = typer.Option(False, "--duplicates"),
           as_json: bool = typer.Option(False, "--json")) -> None:
     """Share of voice: each entity's share of the mentions of the entities given."""
-    from sinks import queries
 
     resolved = {e.id: e.name for e in map(_entity, entities)}
-    store = _query_conn()
+    store = _queries()
     try:
-        out = queries.share_of_voice(store.conn, resolved, _since(since), duplicates)
+        out = store.share_of_voice(resolved, _since(since), duplicates)
     finally:
         store.close()
     if as_json:
@@ -554,12 +552,11 @@ def breakdown(entity: str = typer.Argument(..., help="Entity id or any alias."),
               since: str = typer.Option("30d", "--since"), duplicates: bool = typer.Option(False, "--duplicates"),
               as_json: bool = typer.Option(False, "--json")) -> None:
     """Mentions and mean sentiment of one city or brand per outlet, country or language."""
-    from sinks import queries
 
     e = _entity(entity)
-    store = _query_conn()
+    store = _queries()
     try:
-        out = queries.breakdown(store.conn, e.id, _since(since), by, duplicates)
+        out = store.breakdown(e.id, _since(since), by, duplicates)
     except ValueError as exc:
         fail(str(exc))
     finally:
@@ -579,12 +576,11 @@ def stories(entity: str = typer.Argument(..., help="Entity id or any alias."),
             since: str = typer.Option("365d", "--since"), limit: int = typer.Option(10, "--limit"),
             as_json: bool = typer.Option(False, "--json")) -> None:
     """The most positive (or negative) stories about a city or brand."""
-    from sinks import queries
 
     e = _entity(entity)
-    store = _query_conn()
+    store = _queries()
     try:
-        out = queries.stories(store.conn, e.id, _since(since), negative, limit)
+        out = store.stories(e.id, _since(since), negative, limit)
     finally:
         store.close()
     if as_json:

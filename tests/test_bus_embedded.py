@@ -3,7 +3,6 @@ key, committed offsets per consumer group, at-least-once replay of what was not 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

@@ -3,7 +3,6 @@ no lost and no duplicated article."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3

@@ -38,3 +38,65 @@ def test_templates_writes_and_replays_on_a_real_cluster():
         for name in sink.templates():
             es.indices.delete_index_template(name=name, ignore=[404])
         es.ilm.delete_lifecycle(name=f"{prefix}-retention", ignore=[404])
+
+
+def _close(a, b, tol=2e-3):
+    """Equal JSON, numbers within float32 rounding (Elasticsearch stores scores as float)."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k], tol) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_close(x, y, tol) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and abs(a - b) <= tol
+    return a == b
+
+
+def test_parity_both_stores_answer_the_queries_alike(tmp_path):
+    """The same records in the embedded store and in Elasticsearch: trend (hour/day/week, with and
+    without syndicated copies), rank, stories, share of voice and breakdowns answer alike."""
+    from datetime import datetime, timedelta, timezone
+
+    from alerting import enriched as rec
+    from sinks.elastic_queries import ElasticQueries, EmbeddedQueries
+    from sinks.store import EmbeddedStore
+
+    now = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+    ents = ["city:chengdu", "city:wuhan", "city:hangzhou", "brand:byd"]
+    records = []
+    for i in range(120):
+        when = now - timedelta(hours=7 * i + 1)
+        ms = [(ents[i % 4], round(((i * 37) % 21 - 10) / 10, 2)), (ents[(i + 1) % 4], round(((i * 11) % 21 - 10) / 10, 2))]
+        records.append(rec(f"p{i}", when, ms, duplicate_of="p0" if i % 9 == 5 else None,
+                           outlet=["Outlet A", "Outlet B", "Outlet C"][i % 3]))
+    store = EmbeddedStore(tmp_path / "store.duckdb")
+    store.write(records)
+    store.close()
+    es = Elasticsearch(ES_URL, request_timeout=30)
+    prefix = f"sinoscope-test-{uuid.uuid4().hex[:8]}"
+    sink = ElasticSink(es, prefix=prefix, retention_days=30)
+    try:
+        sink.setup()
+        assert not sink.write(records).failed
+        es.indices.refresh(index=f"{prefix}-*")
+        e, x = EmbeddedQueries(tmp_path / "store.duckdb"), ElasticQueries(es, prefix)
+        since = now - timedelta(days=30)
+        names = {i: i for i in ents}
+        for interval in ("1h", "1d", "1w"):
+            for dup in (False, True):
+                assert _close(e.trend("city:chengdu", "Chengdu", since, interval, dup),
+                              x.trend("city:chengdu", "Chengdu", since, interval, dup))
+        for t in ("city", "brand"):
+            assert _close(e.rank(names, since, t, now=now), x.rank(names, since, t, now=now), tol=0.02)
+        for neg in (False, True):
+            a, b = e.stories("city:wuhan", since, neg, 5), x.stories("city:wuhan", since, neg, 5)
+            strip = lambda r: [{k: v for k, v in s.items() if k != "sentence"} for s in r["stories"]]  # noqa: E731
+            assert _close(strip(a), strip(b))
+        assert _close(e.share_of_voice(names, since), x.share_of_voice(names, since))
+        for by in ("outlet", "country", "language"):
+            assert _close(e.breakdown("brand:byd", since, by), x.breakdown("brand:byd", since, by))
+        e.close()
+    finally:
+        es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
+        for name in sink.templates():
+            es.indices.delete_index_template(name=name, ignore=[404])
+        es.ilm.delete_lifecycle(name=f"{prefix}-retention", ignore=[404])

@@ -1,0 +1,90 @@
+"""The Elasticsearch query layer through the real client against a local stand-in that answers
+searches with aggregation results shaped as Elasticsearch 9 returns them (no Elasticsearch server
+can be installed here). This checks the requests the queries send (filters, intervals, ordering)
+and that answers are read into the documented JSON shapes. That both stores answer *alike* is
+tested on a real cluster: test_elastic_live.py::test_parity_both_stores_answer_the_queries_alike."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from sinks.elastic_queries import ElasticQueries
+from test_elastic_sink import es_json
+
+pytestmark = pytest.mark.integration
+SINCE = datetime(2026, 10, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
+
+
+class FakeSearch:
+    def __init__(self, aggregations):
+        self.aggregations, self.bodies = aggregations, []
+
+    def __call__(self, request):
+        self.bodies.append(json.loads(request.get_data()))
+        return es_json({"took": 1, "timed_out": False, "hits": {"total": {"value": 0, "relation": "eq"}, "hits": []},
+                        "aggregations": self.aggregations})
+
+
+def queries(httpserver, aggregations):
+    fake = FakeSearch(aggregations)
+    httpserver.expect_request("/sinoscope-mentions-*/_search", method="POST").respond_with_handler(fake)
+    return ElasticQueries(Elasticsearch(httpserver.url_for("/"), request_timeout=5)), fake
+
+
+def test_trend_request_and_answer(httpserver):
+    day = int(datetime(2026, 11, 2, tzinfo=timezone.utc).timestamp() * 1000)
+    q, fake = queries(httpserver, {"b": {"buckets": [
+        {"key": day, "key_as_string": "2026-11-02", "doc_count": 3, "s": {"value": -0.41234}, "pos": {"doc_count": 0},
+         "neg": {"doc_count": 2}}]}})
+    out = q.trend("city:wuhan", "Wuhan", SINCE, "1d")
+    assert out["buckets"] == [{"start": "2026-11-02T00:00:00+00:00", "mentions": 3, "sentiment_mean": -0.4123,
+                               "positive": 0, "negative": 2}]
+    body = fake.bodies[0]
+    assert body["size"] == 0 and body["aggs"]["b"]["date_histogram"]["calendar_interval"] == "day"
+    assert {"term": {"entity_id": "city:wuhan"}} in body["query"]["bool"]["filter"]
+    assert body["query"]["bool"]["must_not"] == [{"exists": {"field": "duplicate_of"}}]  # syndicated copies out
+    q.trend("city:wuhan", "Wuhan", SINCE, "1w", include_duplicates=True)
+    assert fake.bodies[1]["query"]["bool"]["must_not"] == []
+    assert fake.bodies[1]["aggs"]["b"]["date_histogram"]["calendar_interval"] == "week"
+    with pytest.raises(ValueError):
+        q.trend("city:wuhan", "Wuhan", SINCE, "5m")
+
+
+def test_rank_uses_the_shared_index_formula(httpserver):
+    q, fake = queries(httpserver, {"e": {"buckets": [
+        {"key": "city:chengdu", "doc_count": 10, "outlets": {"value": 4}, "countries": {"value": 3}, "s": {"value": 0.5},
+         "pos": {"doc_count": 6}, "neg": {"doc_count": 1}, "recent": {"doc_count": 7}},
+        {"key": "city:wuhan", "doc_count": 4, "outlets": {"value": 2}, "countries": {"value": 1}, "s": {"value": -0.5},
+         "pos": {"doc_count": 0}, "neg": {"doc_count": 3}, "recent": {"doc_count": 1}}]}})
+    out = q.rank({"city:chengdu": "Chengdu", "city:wuhan": "Wuhan"}, SINCE, "city", now=NOW)
+    assert [r["entity_id"] for r in out["rows"]] == ["city:chengdu", "city:wuhan"]
+    top = out["rows"][0]
+    assert (top["mentions"], top["outlets"], top["countries"], top["share_positive"], top["growth"]) == (10, 4, 3, 0.6, 0.4)
+    # presence 1, breadth 1, tone 0.75, growth 0.7 -> 100 * (0.35 + 0.25 + 0.1875 + 0.105)
+    assert top["index"] == 89.25
+    body = fake.bodies[0]
+    assert {"term": {"sense": "government"}} in body["query"]["bool"]["must_not"]
+    assert body["aggs"]["e"]["aggs"]["recent"]["filter"]["range"]["published"]["gte"].startswith("2026-10-26")
+
+
+def test_stories_breakdown_and_share_of_voice(httpserver):
+    q, fake = queries(httpserver, {
+        "a": {"buckets": [{"key": "a1", "doc_count": 2, "s": {"value": -0.7}, "p": {"value": 0},
+                           "doc": {"hits": {"hits": [{"_source": {"url": "https://x/1", "title": "T", "outlet": "O",
+                                                                  "published": "2026-11-02T08:00:00+08:00",
+                                                                  "sentence": "S"}}]}}}]},
+        "k": {"buckets": [{"key": "GB", "doc_count": 5, "s": {"value": 0.1}}]},
+        "e": {"buckets": [{"key": "brand:byd", "doc_count": 3}, {"key": "brand:nio", "doc_count": 1}]}})
+    st = q.stories("city:wuhan", SINCE, negative=True, limit=3)
+    assert st["stories"] == [{"article_id": "a1", "url": "https://x/1", "title": "T", "outlet": "O",
+                              "published": "2026-11-02T00:00:00+00:00", "sentiment": -0.7, "sentence": "S"}]
+    assert fake.bodies[0]["aggs"]["a"]["terms"]["order"] == [{"s": "asc"}, {"p": "desc"}]
+    assert q.breakdown("city:wuhan", SINCE, "country")["rows"] == [{"key": "GB", "mentions": 5, "sentiment_mean": 0.1}]
+    sov = q.share_of_voice({"brand:byd": "BYD", "brand:nio": "NIO", "brand:geely": "Geely"}, SINCE)
+    assert sov["total"] == 4 and [(r["entity_id"], r["share"]) for r in sov["entities"]] == \
+        [("brand:byd", 0.75), ("brand:nio", 0.25), ("brand:geely", 0.0)]
