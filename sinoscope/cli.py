@@ -842,31 +842,30 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
         return
     st = r["stores"]
     console.print(f"[bold]stores[/]: bus {st['bus']}; results {st['results']}; data dir {st['data_dir']}")
-    src = r["sources"]
-    if "error" in src:
-        console.print(f"[red]sources: cannot read feed state {st['feed_state']}: {src['error']}[/]")
+    if "error" in r["sources"]:
+        console.print(f"[red]sources: cannot read feed state {st['feed_state']}: {r['sources']['error']}[/]")
     else:
         t = Table("source", "health", "since", "last success", "articles", "last error", title="sources")
         order = {"retired": 0, "failing": 1, "error": 2, "new": 3, "ok": 4}
-        for x in sorted(src["sources"], key=lambda x: (order.get(x["status"], 5), x["name"])):
+        for x in sorted(r["source_health"], key=lambda x: (order.get(x["status"], 5), x["name"])):
             colour = {"retired": "red", "failing": "red", "error": "yellow", "ok": "green"}.get(x["status"], "white")
             t.add_row(x["name"], f"[{colour}]{x['status']}[/]", (x["since"] or "")[:16], (x["last_success"] or "-")[:16],
                       str(x["articles"]), (x["error"] or "")[:70])
-        console.print(t if src["sources"] else "sources: none polled yet (sinoscope run --once)")
+        console.print(t if r["source_health"] else "sources: none polled yet (sinoscope run --once)")
     rec = r["recent"]
     if "error" in rec:
         console.print(f"[red]results store unreachable ({st['results']}): {rec['error']}[/]")
     else:
         console.print(f"arrived: last hour {rec['hour']['articles']} articles / {rec['hour']['mentions']} mentions; "
                       f"last day {rec['day']['articles']} articles / {rec['day']['mentions']} mentions")
-    b = r["bus"]
-    if "error" in b:
-        console.print(f"[red]bus unreachable ({st['bus']}): {b['error']}[/]")
+    if r.get("bus_error"):
+        console.print(f"[red]bus unreachable ({st['bus']}): {r['bus_error']}[/]")
     else:
+        _print_overview(r["topics"])
         console.print("backlog: " + "; ".join(f"{x['stage']} ({x['group']} on '{x['topic']}') {x['lag']} waiting"
-                                              for x in b["stages"]))
-        d = b["dead_letters"]
-        console.print((f"[yellow]dead letters: {d['count']}[/] on {d['where']}") if d["count"] else "dead letters: none")
+                                              for x in r["stages"]))
+        console.print((f"[yellow]dead letters: {r['dead_letters']}[/] on {r['dead_letters_where']}")
+                      if r["dead_letters"] else "dead letters: none")
     a = r["alerts"]
     if a is None or (isinstance(a, dict) and a.get("last") is None and "error" not in a):
         console.print("alerts: none fired yet")

@@ -26,24 +26,29 @@ def sources(settings: Settings) -> dict:
     finally:
         st.close()
     iso = lambda d: d.isoformat() if d else None  # noqa: E731
-    out = [{"name": s.name, "status": s.status, "since": iso(s.failing_since), "last_success": iso(s.last_success),
+    health = [{"name": s.name, "status": s.status, "since": iso(s.failing_since), "last_success": iso(s.last_success),
             "last_fetch": iso(s.last_fetch), "error": s.last_error, "articles": s.articles_published,
             "next_poll_after": iso(s.next_poll_after)} for s in rows]
     counts: dict[str, int] = {}
     for s in rows:
         counts[s.status] = counts.get(s.status, 0) + 1
-    return {"counts": counts, "sources": out}
+    return {"sources": counts, "source_health": health,
+            "flagged_sources": [{"name": h["name"], "status": h["status"], "since": h["since"], "error": h["error"]}
+                                for h in health if h["status"] in ("failing", "retired")]}
 
 
 def bus(settings: Settings) -> dict:
     from .bus import open_bus
 
     with open_bus(settings) as b:
+        pairs = b.groups()
         names = b.topics()
-        topics = {}
+        topics = []
         for name in names:
             s = b.stats(name)
-            topics[name] = s.messages if s else 0
+            lag = {grp: sum(b.group_lag(grp, name).values()) for grp, topic in pairs if topic == name}
+            topics.append({"topic": name, "partitions": s.partitions if s else 0, "messages": s.messages if s else 0,
+                           "lag": lag})
         stages = []
         for stage, group, key in STAGES:
             topic = getattr(settings.bus.topics, key)
@@ -52,8 +57,8 @@ def bus(settings: Settings) -> dict:
     dlq = settings.bus.topics.dead_letter
     where = (f"topic '{dlq}' on the {'embedded bus ' + str(settings.path('bus.sqlite')) if settings.bus.kind == 'embedded' else 'Kafka cluster at ' + settings.bus.bootstrap}"
              f"; read them with: sinoscope bus peek {dlq} --json")
-    return {"kind": settings.bus.kind, "topics": topics, "stages": stages,
-            "dead_letters": {"count": topics.get(dlq, 0), "where": where}}
+    return {"topics": topics, "stages": stages,
+            "dead_letters": next((t["messages"] for t in topics if t["topic"] == dlq), 0), "dead_letters_where": where}
 
 
 def recent(settings: Settings, now: datetime) -> dict:
@@ -121,7 +126,16 @@ def stores(settings: Settings) -> dict:
 
 
 def gather(settings: Settings, now: datetime | None = None) -> dict:
+    """One dict: the parts at the top level (a part that failed says so under its own key)."""
     now = now or datetime.now(timezone.utc)
-    return {"at": now.isoformat(), "stores": stores(settings), "sources": _safe(lambda: sources(settings)),
-            "bus": _safe(lambda: bus(settings)), "recent": _safe(lambda: recent(settings, now)),
-            "alerts": _safe(lambda: last_alert(settings))}
+    out: dict = {"at": now.isoformat(), "data_dir": str(settings.data_dir), "bus": settings.bus.kind,
+                 "bootstrap": settings.bus.bootstrap if settings.bus.kind == "kafka" else None,
+                 "stores": stores(settings)}
+    src = _safe(lambda: sources(settings))
+    out.update(src if "error" not in src else {"sources": src, "source_health": [], "flagged_sources": []})
+    b = _safe(lambda: bus(settings))
+    out.update(b if "error" not in b else {"topics": [], "stages": [], "dead_letters": None, "bus_error": b["error"],
+                                           "dead_letters_where": None})
+    out["recent"] = _safe(lambda: recent(settings, now))
+    out["alerts"] = _safe(lambda: last_alert(settings))
+    return out

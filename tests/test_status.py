@@ -44,14 +44,15 @@ def test_status_shows_failing_sources_dead_letters_backlog_and_the_last_alert(tm
     proc = cli(data, "status", "--json")
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
-    by = {s["name"]: s for s in r["sources"]["sources"]}
+    by = {s["name"]: s for s in r["source_health"]}
     assert by["broken-site"]["status"] == "failing" and by["broken-site"]["since"]
     assert "HTTP 500" in by["broken-site"]["error"]
     assert by["gone-feed"]["status"] == "retired"
     assert by["odd-entries"]["status"] == "ok" and by["odd-entries"]["articles"] == 3
-    assert r["bus"]["dead_letters"]["count"] == 1
-    assert "sinoscope bus peek deadletter" in r["bus"]["dead_letters"]["where"]
-    stages = {s["stage"]: s for s in r["bus"]["stages"]}
+    assert r["sources"] == {"failing": 1, "retired": 1, "ok": 1}
+    assert {f["name"] for f in r["flagged_sources"]} == {"broken-site", "gone-feed"}
+    assert r["dead_letters"] == 1 and "sinoscope bus peek deadletter" in r["dead_letters_where"]
+    stages = {s["stage"]: s for s in r["stages"]}
     assert stages["nlp"]["lag"] == 3  # three articles published, none enriched yet
     assert r["alerts"]["last"]["id"] == alert["id"] and r["alerts"]["last"]["kind"] == "sentiment_drop"
     assert r["recent"]["day"]["articles"] >= 1  # the planted records were stored just now
