@@ -1,0 +1,7 @@
+"""The ``sinoscope`` command: one entry point for every stage of the pipeline, one module per
+group of commands (pipeline, nlp, sinks, alerts, bus/status) over a shared core."""
+
+from .core import app, state  # noqa: F401
+from . import pipeline, nlp, sinks, alerts, bus  # noqa: F401,E402  (registers the commands, in --help order)
+
+__all__ = ["app"]

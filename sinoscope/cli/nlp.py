@@ -1,0 +1,185 @@
+"""Commands of the NLP stage: tag, and the nlp group (worker, targets, train, eval, entities)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from .core import (
+    BootstrapOpt,
+    BusOpt,
+    _bus_overrides,
+    app,
+    console,
+    err,
+    fail,
+    state,
+)
+
+
+def _read_input(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    p = Path(path)
+    if not p.is_file():
+        fail(f"no such file: {p}", "give a plain-text file, or - to read standard input")
+    raw = p.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        from ingest.encoding import decode
+
+        return decode(raw, None)[0]
+
+
+def _tagger(sentiment: bool = True):
+    from nlp.tagger import Tagger
+
+    settings = state.settings
+    try:
+        return Tagger(extra_catalogues=settings.nlp.catalogues, sentiment=sentiment and settings.nlp.sentiment,
+                      threads=settings.nlp.threads)
+    except Exception as exc:  # a broken user catalogue names itself
+        fail(str(exc), "check the files listed in the setting nlp.catalogues")
+
+
+@app.command()
+def tag(
+    file: str = typer.Argument(..., help="A plain-text article (first line: headline), or - for standard input."),
+    as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object."),
+    language: Optional[str] = typer.Option(None, "--language", help="Skip detection: ISO 639-1 code."),
+    no_sentiment: bool = typer.Option(False, "--no-sentiment", help="Mentions only (no model)."),
+) -> None:
+    """Show the cities and brands a text mentions, and how it speaks of each."""
+    text = _read_input(file)
+    tagger = _tagger(sentiment=not no_sentiment)
+    result = tagger.tag(text, language=language).as_dict()
+    for m in result["mentions"]:
+        m.pop("field", None)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    s = result["sentiment"]
+    console.print(f"language: {result['language']}   article sentiment: "
+                  + (f"{s['label']} ({s['score']:+.2f}, confidence {s['confidence']:.2f})" if s else "n/a"))
+    t = Table("entity", "type", "text", "at", "sentiment", "sentence")
+    for m in result["mentions"]:
+        ms = m["sentiment"]
+        t.add_row(f"{m['name']} [dim]{m['entity_id']}[/]", m["type"], m["text"], str(m["start"]),
+                  f"{ms['label']} {ms['score']:+.2f}" if ms else "-", m["sentence"][:90])
+    console.print(t if result["mentions"] else "no city or brand mentioned")
+
+
+nlp_app = typer.Typer(help="The NLP stage: tagging worker, the sentiment model (train, eval), the catalogue.",
+                      no_args_is_help=True)
+app.add_typer(nlp_app, name="nlp")
+
+
+@nlp_app.command("run")
+def nlp_run(once: bool = typer.Option(False, "--once", help="Drain the articles topic, then exit."),
+            bus: Optional[str] = BusOpt, bootstrap: Optional[str] = BootstrapOpt) -> None:
+    """The enrich worker: consume articles, publish articles with mentions and sentiment.
+
+    Start several with --bus kafka: they share the partitions as one consumer group."""
+    _bus_overrides(bus, bootstrap)
+    from nlp.stage import enrich_stage
+    from sinoscope.bus import open_bus
+
+    settings = state.settings
+    with open_bus(settings) as bus:
+        stage = enrich_stage(bus, settings, _tagger())
+        stage.install_signal_handlers()
+        stats = stage.run(until_idle=once)
+    console.print(f"enriched {stats.outputs} articles in {stats.batches} batches; dead-lettered {stats.dead_lettered}")
+
+
+@nlp_app.command("targets")
+def nlp_targets(file: str = typer.Argument(..., help="JSON Lines with sentence, from, to (NewsMTSC format), or -.")) -> None:
+    """Score given targets: one JSON line out per line in, with "sentiment" added."""
+    from nlp.sentiment.model import TargetSentimentModel
+
+    rows = []
+    for n, line in enumerate(_read_input(file).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            s, a, b = row["sentence"], int(row["from"]), int(row["to"])
+            if not (0 <= a < b <= len(s)):
+                raise ValueError(f"offsets {a}:{b} outside the sentence")
+        except (ValueError, KeyError, TypeError) as exc:
+            fail(f"{file}, line {n}: {exc}", "each line needs sentence, from and to (end exclusive)")
+        rows.append(row)
+    model = TargetSentimentModel(threads=state.settings.nlp.threads)
+    preds = model.predict([(r["sentence"], int(r["from"]), int(r["to"])) for r in rows])
+    for row, p in zip(rows, preds):
+        print(json.dumps({**row, "sentiment": p.as_dict()}, ensure_ascii=False))
+
+
+@nlp_app.command("train")
+def nlp_train(
+    data: Optional[Path] = typer.Option(None, "--data", help="NewsMTSC directory (default ../shared/data/newsmtsc)."),
+    epochs: int = typer.Option(2, "--epochs"),
+    lr: float = typer.Option(8e-5, "--lr"),
+    seeds: list[int] = typer.Option([14], "--seed", help="One ensemble member per seed (repeat the option)."),
+    train_embeddings: bool = typer.Option(True, "--train-embeddings/--freeze-embeddings",
+                                          help="Fine-tune the word embeddings too (only changed rows are stored)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Artefact directory (default: replace the committed one)."),
+) -> None:
+    """Fine-tune the target-sentiment model on NewsMTSC and replace the artefact in place.
+
+    The defaults reproduce the committed artefact (about 10 minutes on 2 CPU cores)."""
+    from nlp.sentiment.model import ARTEFACT_DIR
+    from nlp.sentiment.train import train
+
+    meta = train(data or state.settings.nlp.newsmtsc_dir, out or ARTEFACT_DIR, epochs=epochs, lr=lr,
+                 seeds=tuple(seeds), freeze_embeddings=not train_embeddings,
+                 threads=state.settings.nlp.threads, log=lambda m: err.print(m))
+    console.print(f"saved to {out or ARTEFACT_DIR}: rw-dev macro-F1 {meta['rw_dev_macro_f1']}, "
+                  f"rw-test macro-F1 {meta['rw_test_macro_f1']}")
+
+
+@nlp_app.command("eval")
+def nlp_eval(
+    data: Optional[Path] = typer.Option(None, "--data", help="NewsMTSC directory (default ../shared/data/newsmtsc)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """One table: entity precision/recall per type, mention sentiment per language, NewsMTSC scores."""
+    from nlp.evaluate import evaluate, render
+
+    report = evaluate(_tagger(), data or state.settings.nlp.newsmtsc_dir)
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        console.print(render(report))
+
+
+@nlp_app.command("entities")
+def nlp_entities(
+    query: Optional[str] = typer.Argument(None, help="An id or alias to look up (e.g. Chungking, 重庆)."),
+    kind: Optional[str] = typer.Option(None, "--type", help="city or brand"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The catalogue of tracked cities and brands (or one entry)."""
+    tagger = _tagger(sentiment=False)
+    cat = tagger.catalogue
+    if query:
+        e = cat.resolve(query)
+        if e is None:
+            fail(f"no city or brand called {query!r}", "try an English name, pinyin, a Chinese name or an id")
+        entities = [e]
+    else:
+        entities = [e for e in cat.entities.values() if kind in (None, e.type)]
+    if as_json:
+        print(json.dumps([e.as_dict() for e in entities], ensure_ascii=False))
+        return
+    t = Table("id", "name", "type", "aliases")
+    for e in entities:
+        t.add_row(e.id, e.name, e.type, ", ".join(a.text for a in e.aliases[:8]))
+    console.print(t)
+    console.print(f"{len(entities)} entities")
