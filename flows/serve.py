@@ -40,4 +40,7 @@ def deployments(config: str | None, overrides: dict, webhooks: list[str], ingest
 
 
 def serve_all(config: str | None, overrides: dict, webhooks: list[str], **kw) -> None:
-    serve(*deployments(config, overrides, webhooks, **kw))
+    # schedules stay on when serving stops: the next `sinoscope serve` re-registers the same
+    # deployments (and pausing them on shutdown raced the local server's own shutdown)
+    serve(*deployments(config, overrides, webhooks, **kw), pause_on_shutdown=False)
+

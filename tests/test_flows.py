@@ -239,3 +239,49 @@ def test_on_a_prefect_server_a_dead_holders_slot_is_released_when_its_lease_expi
             holder.kill()
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_serve_runs_the_scheduled_deployments_on_a_local_prefect_server(tmp_path):
+    """`sinoscope serve` with no PREFECT_API_URL starts a local Prefect server (schedules need its
+    scheduler), registers the deployments and runs them: the bundled corpus gets ingested and
+    alert passes run, with no command but `serve`."""
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update({"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1", "COLUMNS": "200"})
+    proc = subprocess.Popen([SINOSCOPE, "--data-dir", str(data), "serve", "--ingest-every", "5", "--alerts-every", "5",
+                             "--no-workers", "--prefect-port", str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, status = time.time() + 150, {}
+        while time.time() < deadline:
+            time.sleep(3)
+            out = subprocess.run([SINOSCOPE, "--data-dir", str(data), "status", "--json"], capture_output=True,
+                                 text=True, env=env, timeout=60)
+            if out.returncode == 0:
+                status = json.loads(out.stdout)
+                if status["sources"].get("ok") == 13 and (data / "alerts.sqlite").exists():
+                    break
+        assert status.get("sources") == {"ok": 13}, status
+        assert next(t for t in status["topics"] if t["topic"] == "articles")["messages"] == 24
+        assert (data / "alerts.sqlite").exists()  # an alert pass ran (nothing to fire: no enrich worker here)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            output = proc.communicate(timeout=60)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output = proc.communicate()[0]
+    assert "starting a local Prefect server" in output and "sinoscope-ingest" in output
+    import httpx
+
+    with pytest.raises(httpx.HTTPError):  # the local server stopped with serve
+        httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)

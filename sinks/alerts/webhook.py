@@ -91,14 +91,16 @@ class Sender:
         self.backoff_s = backoff_s
         self.client = client or httpx.Client(timeout=timeout_s, follow_redirects=False,
                                              headers={"User-Agent": USER_AGENT})
-        if not secret:
-            log.warning("SINOSCOPE_WEBHOOK_SECRET is not set: webhooks are sent unsigned")
+        self._warned = False
 
     def close(self) -> None:
         self.client.close()
 
     def _post_once(self, target: Target, body: bytes, alert_id: str) -> None:
         headers = {"Content-Type": "application/json", "X-Sinoscope-Alert-Id": alert_id}
+        if not self.secret and not self._warned:
+            self._warned = True
+            log.warning("SINOSCOPE_WEBHOOK_SECRET is not set: webhooks are sent unsigned")
         if self.secret:
             headers[SIGNATURE_HEADER] = sign(body, self.secret)
         try:

@@ -274,22 +274,38 @@ def serve(
     ingest_every: float = typer.Option(300.0, "--ingest-every", help="Seconds between ingest runs."),
     alerts_every: float = typer.Option(300.0, "--alerts-every", help="Seconds between alert runs."),
     workers: bool = typer.Option(True, "--workers/--no-workers", help="Also run the enrich and sink workers here."),
+    prefect_port: int = typer.Option(4200, "--prefect-port", help="Port of the local Prefect server started when "
+                                                                  "PREFECT_API_URL is not set."),
     bus: Optional[str] = BusOpt,
     bootstrap: Optional[str] = BootstrapOpt,
 ) -> None:
     """Register the flows as Prefect deployments with schedules and run them until stopped.
 
-    With PREFECT_API_URL set they appear in that Prefect server's UI (the stack); otherwise a
-    local Prefect server runs inside this process."""
+    With PREFECT_API_URL set they run against that Prefect server (the stack); otherwise a local
+    Prefect server is started for them (schedules need a server's scheduler)."""
+    import os
+    from contextlib import nullcontext
+
     _bus_overrides(bus, bootstrap)
     settings = state.settings
     overrides = _prefect(settings)
-    from flows.serve import serve_all
+    from flows.local_server import LocalServer
 
-    console.print(f"serving: ingest every {ingest_every:g}s, alerts every {alerts_every:g}s, maintenance daily"
-                  + (", enrich and sink workers" if workers else "") + "; Ctrl-C stops")
-    serve_all(str(state.config) if state.config else None, overrides, list(webhook or []),
-              ingest_every_s=ingest_every, alerts_every_s=alerts_every, workers=workers)
+    server = nullcontext()
+    if not os.environ.get("PREFECT_API_URL"):
+        server = LocalServer(os.environ["PREFECT_HOME"], prefect_port)
+        console.print(f"starting a local Prefect server (UI and API on http://127.0.0.1:{prefect_port}, "
+                      f"state in {os.environ['PREFECT_HOME']}); set PREFECT_API_URL to use your own")
+    try:
+        with server:
+            from flows.serve import serve_all  # Prefect loads its settings here, after PREFECT_API_URL is set
+
+            console.print(f"serving: ingest every {ingest_every:g}s, alerts every {alerts_every:g}s, maintenance daily"
+                          + (", enrich and sink workers" if workers else "") + "; Ctrl-C stops")
+            serve_all(str(state.config) if state.config else None, overrides, list(webhook or []),
+                      ingest_every_s=ingest_every, alerts_every_s=alerts_every, workers=workers)
+    except RuntimeError as exc:
+        fail(str(exc), "free the port or pass --prefect-port, or point PREFECT_API_URL at a Prefect server")
 
 
 @app.command("sources")
