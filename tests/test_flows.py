@@ -75,6 +75,9 @@ def test_run_once_replays_a_planted_drop_into_exactly_one_signed_webhook(tmp_pat
                            data=data).stdout)
     assert again["alerts"]["fired"] == [] and len(rx.requests) == 1
     assert (data / "prefect").is_dir()  # Prefect's ephemeral state stays in the data directory
+    # the webhook URL (a credential for Slack) is not stored by Prefect as a flow parameter
+    stored = b"".join(p.read_bytes() for p in (data / "prefect").rglob("*") if p.is_file())
+    assert rx.url.encode() not in stored
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from typing import Callable
 
 from . import swings
 from .log import AlertLog
-from .webhook import DeliveryError, Sender, Target
+from .webhook import DeliveryError, Sender, Target, redact
 
 log = logging.getLogger("sinoscope.alerts")
 
@@ -115,11 +115,11 @@ class AlertEngine:
                 retry_at = None if give_up else now + timedelta(seconds=min(
                     self.s.retry_base_s * 2 ** max(0, attempts // max(1, self.s.attempts_per_pass) - 1), 3600))
                 self.log.failed(d["alert_id"], d["target"], used, str(exc), now, retry_at)
-                res.failed.append((d["alert_id"], d["target"], str(exc)))
+                res.failed.append((d["alert_id"], redact(d["target"]), str(exc)))
                 if give_up:
                     res.gave_up += 1
                     log.error("alert %s to %s: gave up after %d attempts: %s (see `sinoscope alerts list`)",
-                              d["alert_id"], d["target"], attempts, exc)
+                              d["alert_id"], redact(d["target"]), attempts, exc)
                 continue
             self.log.delivered(d["alert_id"], d["target"], used, now)
             res.delivered += 1

@@ -133,11 +133,19 @@ WebhookOpt = typer.Option(None, "--webhook", help="Send swing alerts to this URL
                                                     "'slack+URL' for Slack's format). Signed with SINOSCOPE_WEBHOOK_SECRET.")
 
 
-def _prefect(settings: Settings):
-    """Prefect's state lives in the data directory; imported only by the commands that need it."""
+def _prefect(settings: Settings, webhooks: list[str] | None = None):
+    """Prefect's state lives in the data directory; imported only by the commands that need it.
+
+    Webhook URLs (a Slack one is a credential) reach the flows through this process's
+    environment, which flow runs inherit, never as flow parameters, which Prefect stores and shows."""
+    import os
+
     import flows
 
     flows.configure(settings.data_dir, state.verbose)
+    if webhooks:
+        known = list(settings.alerts.webhooks)
+        os.environ["SINOSCOPE_ALERTS__WEBHOOKS"] = json.dumps(known + [w for w in webhooks if w not in known])
     from flows.settings import overrides_of
 
     return overrides_of(settings)
@@ -167,7 +175,7 @@ def run(
     Runs in Prefect's ephemeral mode (no server needed); `sinoscope serve` runs it on schedules."""
     _bus_overrides(bus, bootstrap)
     settings = state.settings
-    overrides = _prefect(settings)
+    overrides = _prefect(settings, list(webhook or []))
     from flows import progress
     from flows.pipeline import pipeline_flow
 
@@ -176,7 +184,7 @@ def run(
         try:
             with _live_progress(progress):
                 out = pipeline_flow(str(state.config) if state.config else None, overrides,
-                                    str(sources) if sources else None, list(webhook or []), as_of)
+                                    str(sources) if sources else None, None, as_of)
         except errors as exc:
             where = getattr(exc, "where", None)
             fail(str(exc), f"check {where}; nothing was committed, the next run retries" if where else
@@ -259,13 +267,19 @@ def _print_pass(out: dict, settings: Settings) -> None:
     _print_alert_pass(out["alerts"])
 
 
+def redact(url: str) -> str:
+    from sinks.alerts.webhook import redact as _redact
+
+    return _redact(url)
+
+
 def _print_alert_pass(a: dict) -> None:
     fired = ", ".join(f"{x['name']} {x['kind']} ({x['id']})" for x in a["fired"]) or "none"
     console.print(f"alerts: {a['evaluated']} entities checked; fired: {fired}; webhooks delivered {a['delivered']}"
                   + (f", failed {len(a['failed'])} (retried next pass)" if a["failed"] else "")
                   + (f", gave up {a['gave_up']}" if a["gave_up"] else ""))
     for f in a["failed"]:
-        console.print(f"[yellow]webhook[/] {f['target']}: {f['error']} (alert {f['alert_id']})")
+        console.print(f"[yellow]webhook[/] {redact(f['target'])}: {f['error']} (alert {f['alert_id']})")
 
 
 @app.command()
@@ -288,7 +302,7 @@ def serve(
 
     _bus_overrides(bus, bootstrap)
     settings = state.settings
-    overrides = _prefect(settings)
+    overrides = _prefect(settings, list(webhook or []))
     from flows.local_server import LocalServer
 
     server = nullcontext()
@@ -302,7 +316,7 @@ def serve(
 
             console.print(f"serving: ingest every {ingest_every:g}s, alerts every {alerts_every:g}s, maintenance daily"
                           + (", enrich and sink workers" if workers else "") + "; Ctrl-C stops")
-            serve_all(str(state.config) if state.config else None, overrides, list(webhook or []),
+            serve_all(str(state.config) if state.config else None, overrides, [],
                       ingest_every_s=ingest_every, alerts_every_s=alerts_every, workers=workers)
     except RuntimeError as exc:
         fail(str(exc), "free the port or pass --prefect-port, or point PREFECT_API_URL at a Prefect server")
