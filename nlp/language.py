@@ -30,6 +30,24 @@ def _accurate():
     return LanguageDetectorBuilder.from_languages(*LANGUAGES).build()
 
 
+def _code(lang, default: str) -> str:
+    return lang.iso_code_639_1.name.lower() if lang else default
+
+
+def detect_many(texts: list[str], default: str = "und") -> list[str]:
+    """``detect`` for a batch: the long texts go through lingua's parallel detector (both cores;
+    half the time per text on 2 cores), the short ones through the accurate one."""
+    samples = [" ".join(t[:SAMPLE].split()) for t in texts]
+    out = [default] * len(texts)
+    long_idx = [i for i, s in enumerate(samples) if len(s) >= SHORT]
+    for i, lang in zip(long_idx, _fast().detect_languages_in_parallel_of([samples[i] for i in long_idx])):
+        out[i] = _code(lang, default)
+    for i, s in enumerate(samples):
+        if s and len(s) < SHORT:
+            out[i] = _code(_accurate().detect_language_of(s), default)
+    return out
+
+
 def detect(text: str, default: str = "und") -> str:
     """ISO 639-1 code of the text's language, or ``default`` when there is too little text."""
     sample = " ".join(text[:SAMPLE].split())

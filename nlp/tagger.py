@@ -16,7 +16,7 @@ from typing import Sequence
 
 from .entities.catalogue import Catalogue, load_catalogue
 from .entities.matcher import Mention, MentionFinder
-from .language import detect
+from .language import detect_many
 from .sentiment.lexicon import LEXICONS, lexicon_sentiment
 from .sentiment.model import Prediction
 
@@ -85,8 +85,10 @@ class Tagger:
     def tag_many(self, docs: Sequence[tuple[str, str, str | None]]) -> list[Tagged]:
         """docs: (title, text, language or None to detect)."""
         results: list[Tagged] = []
-        for title, text, language in docs:
-            lang = language or detect(f"{title}\n{text}")
+        missing = [i for i, (_, _, language) in enumerate(docs) if not language]
+        detected = dict(zip(missing, detect_many([f"{docs[i][0]}\n{docs[i][1]}" for i in missing])))
+        for k, (title, text, language) in enumerate(docs):
+            lang = language or detected[k]
             mentions, fields = [], []
             for name, body in (("title", title), ("text", text)):
                 for m in self.finder.find(body):
