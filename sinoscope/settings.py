@@ -36,7 +36,8 @@ class IngestSettings(BaseModel):
     max_page_bytes: int = 4 * 1024 * 1024
     max_redirects: int = 5
     per_host_interval_s: float = Field(1.0, description="Minimum gap between requests to one host.")
-    workers: int = Field(8, description="Feeds fetched in parallel (network bound).")
+    workers: int = Field(8, description="Feeds fetched in parallel by `ingest` (network bound); the Prefect ingest "
+                                        "flow runs 8 task threads, bounded per host by per_host_concurrency.")
     unconditional_refresh_h: float = Field(
         3.0, description="Fetch without ETag/Last-Modified at least this often (lying servers)."
     )
