@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sinks import queries  # noqa: E402
+from sinks.alerts import swings  # noqa: E402
 from sinks.store import EmbeddedStore  # noqa: E402
 
 NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
@@ -94,6 +95,13 @@ def main() -> None:
          lambda: queries.trend(c, "city:c0", "c0", NOW - timedelta(days=365), "1w", True)),
         ("rank, cities, 90 days", lambda: queries.rank(c, {}, since90, "city", now=NOW)),
         ("stories, top entity, most negative", lambda: queries.stories(c, "city:c0", since90, True)),
+        ("share of voice, 10 entities, 90 days",
+         lambda: queries.share_of_voice(c, {f"city:c{i}": f"c{i}" for i in range(10)}, since90)),
+        ("breakdown by outlet, top entity, 90 days", lambda: queries.breakdown(c, "city:c0", since90, "outlet")),
+        ("breakdown by country, top entity, 365 days",
+         lambda: queries.breakdown(c, "city:c0", NOW - timedelta(days=365), "country")),
+        ("swing figures, every entity (alerts: 48 h vs 28 days)",
+         lambda: swings.embedded_stats(c, NOW, swings.Thresholds())),
     ]:
         print(f"  {name:<58} {timed(fn):8.1f} ms")
     store.close()
