@@ -195,3 +195,26 @@ def test_an_unreachable_receiver_is_given_up_after_the_limit_and_listed(asetting
     assert res.gave_up == 1
     [a] = alerts_in(s)
     assert a["delivered"] is False and a["deliveries"]["failed"] == 1
+
+
+def test_alerts_test_sends_a_signed_sample(tmp_path, httpserver):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rx = Receiver(httpserver)
+    exe = str(Path(sys.executable).parent / "sinoscope")
+    proc = subprocess.run([exe, "--data-dir", str(tmp_path / "d"), "alerts", "test", rx.url, "--json"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "SINOSCOPE_WEBHOOK_SECRET": SECRET})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"url": rx.url, "format": "json", "attempts": 1, "signed": True}
+    [req] = rx.requests
+    assert verify(req["body"], req["headers"][SIGNATURE_HEADER], SECRET)
+    body = json.loads(req["body"])
+    assert body["id"].startswith("test-") and body["test"] is True and body["kind"] == "sentiment_drop"
+    # a receiver that refuses: a clear error naming the URL, exit code 2
+    bad = subprocess.run([exe, "--data-dir", str(tmp_path / "d"), "alerts", "test", "http://127.0.0.1:9/hook"],
+                         capture_output=True, text=True, timeout=120, env={**os.environ})
+    assert bad.returncode == 2 and "did not accept the sample alert" in bad.stderr
