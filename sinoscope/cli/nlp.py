@@ -43,6 +43,7 @@ def _tagger(sentiment: bool = True):
     settings = state.settings
     try:
         return Tagger(extra_catalogues=settings.nlp.catalogues, sentiment=sentiment and settings.nlp.sentiment,
+                      int8=settings.nlp.int8,
                       threads=settings.nlp.threads)
     except Exception as exc:  # a broken user catalogue names itself
         fail(str(exc), "check the files listed in the setting nlp.catalogues")
