@@ -12,10 +12,7 @@ def settings_from(config: str | None, overrides: dict[str, Any] | None) -> Setti
     return load_settings(Path(config) if config else None, **(overrides or {}))
 
 
-def overrides_of(settings: Settings, webhooks: list[str] | None = None) -> dict[str, Any]:
-    """What a flow run needs to rebuild these settings in another process."""
-    out: dict[str, Any] = {"data_dir": str(settings.data_dir), "bus": settings.bus.model_dump(mode="json")}
-    if webhooks:
-        out["alerts"] = {**settings.alerts.model_dump(mode="json"),
-                         "webhooks": list(settings.alerts.webhooks) + list(webhooks)}
-    return out
+def overrides_of(settings: Settings) -> dict[str, Any]:
+    """What a flow run needs to rebuild these settings in another process (webhook URLs are not
+    among them: they travel in the environment, never in flow parameters that Prefect stores)."""
+    return {"data_dir": str(settings.data_dir), "bus": settings.bus.model_dump(mode="json")}

@@ -37,18 +37,24 @@ def sources(settings: Settings) -> dict:
                                 for h in health if h["status"] in ("failing", "retired")]}
 
 
+def topics_overview(bus) -> list[dict]:
+    """Each topic: partitions, messages and the lag of every consumer group that reads it."""
+    pairs = bus.groups()
+    out = []
+    for name in bus.topics():
+        s = bus.stats(name)
+        lag = {grp: sum(bus.group_lag(grp, name).values()) for grp, topic in pairs if topic == name}
+        out.append({"topic": name, "partitions": s.partitions if s else 0, "messages": s.messages if s else 0,
+                    "lag": lag})
+    return out
+
+
 def bus(settings: Settings) -> dict:
     from .bus import open_bus
 
     with open_bus(settings) as b:
-        pairs = b.groups()
-        names = b.topics()
-        topics = []
-        for name in names:
-            s = b.stats(name)
-            lag = {grp: sum(b.group_lag(grp, name).values()) for grp, topic in pairs if topic == name}
-            topics.append({"topic": name, "partitions": s.partitions if s else 0, "messages": s.messages if s else 0,
-                           "lag": lag})
+        topics = topics_overview(b)
+        names = {t["topic"] for t in topics}
         stages = []
         for stage, group, key in STAGES:
             topic = getattr(settings.bus.topics, key)
@@ -104,8 +110,8 @@ def last_alert(settings: Settings) -> dict | None:
     log = AlertLog(path)
     try:
         rows = log.alerts()
-        pending = sum(1 for d in log.deliveries() if d["status"] == "pending")
-        failed = sum(1 for d in log.deliveries() if d["status"] == "failed")
+        statuses = [d["status"] for d in log.deliveries()]
+        pending, failed = statuses.count("pending"), statuses.count("failed")
     finally:
         log.close()
     if not rows:

@@ -174,7 +174,7 @@ def embedded_stats(conn, now: datetime, t: Thresholds, entity_ids: list[str] | N
     return _from_rows(conn.execute(
         "SELECT entity_id, any_value(entity_type), published >= ? AS cur, "
         "strftime(published AT TIME ZONE 'UTC', '%Y-%m-%d') AS day, count(*), "
-        "count(DISTINCT coalesce(duplicate_of, article_id)), sum(score), sum(score * score), count(score) "
+        "sum(score), sum(score * score), count(score) "
         "FROM mentions WHERE published >= ? AND published <= ? "
         "AND (sense IS NULL OR sense <> 'government') "
         "AND entity_id IN (SELECT DISTINCT entity_id FROM mentions WHERE published >= ? AND published <= ?) "
@@ -185,7 +185,7 @@ def embedded_stats(conn, now: datetime, t: Thresholds, entity_ids: list[str] | N
 
 def _from_rows(rows, conn, w0: datetime, w1: datetime) -> list[EntityStats]:
     by: dict[str, EntityStats] = {}
-    for eid, etype, cur, day, n, _stories, s, ss, scored in rows:
+    for eid, etype, cur, day, n, s, ss, scored in rows:
         st = by.setdefault(eid, EntityStats(eid, etype, Window(), Window()))
         w = st.current if cur else st.baseline
         w.mentions += n

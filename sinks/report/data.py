@@ -53,6 +53,7 @@ def gather(settings, catalogue, since: datetime, entity_ids: list[str] | None = 
         if not chosen:
             chosen = [r["entity_id"] for r in rank["rows"][:top_cities]] + \
                      [r["entity_id"] for r in brand_rank["rows"][:top_brands]]
+        fired = log.alerts(since)
         entities = []
         for eid in chosen:
             e = catalogue.entities[eid]
@@ -60,7 +61,7 @@ def gather(settings, catalogue, since: datetime, entity_ids: list[str] | None = 
                 "entity_id": eid, "name": e.name, "type": e.type,
                 "trend": queries.trend(conn, eid, e.name, since, interval, include_duplicates),
                 "alerts": [{k: a[k] for k in ("id", "kind", "fired_at", "window", "baseline", "current", "volume")}
-                           for a in log.alerts(since, eid)],
+                           for a in fired if a["entity_id"] == eid],
                 "positive": queries.stories(conn, eid, since, negative=False, limit=stories,
                                             include_duplicates=include_duplicates)["stories"],
                 "negative": queries.stories(conn, eid, since, negative=True, limit=stories,
@@ -75,7 +76,7 @@ def gather(settings, catalogue, since: datetime, entity_ids: list[str] | None = 
             else {"since": since.isoformat(), "total": 0, "entities": []},
             "coverage": {by: queries.coverage(conn, since, by, include_duplicates)["rows"] for by in ("country", "language")},
             "alerts": [{k: a[k] for k in ("id", "entity_id", "name", "kind", "fired_at", "delivered")}
-                       for a in log.alerts(since)],
+                       for a in fired],
             "totals": queries.totals(conn, since, include_duplicates),
             "model": model_card(),
             "names": {eid: names.get(eid, eid) for eid in chosen},

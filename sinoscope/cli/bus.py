@@ -7,8 +7,8 @@ import json
 import typer
 from rich.table import Table
 
+from ..status import topics_overview
 from .core import (
-    _bus_overview,
     _print_overview,
     app,
     console,
@@ -28,7 +28,7 @@ def bus_topics(as_json: bool = typer.Option(False, "--json")) -> None:
     from sinoscope.bus import open_bus
 
     with open_bus(state.settings) as bus:
-        topics = _bus_overview(bus)
+        topics = topics_overview(bus)
     if as_json:
         console.print_json(json.dumps({"topics": topics}))
     else:

@@ -110,6 +110,18 @@ def _queries():
     return open_queries(state.settings)
 
 
+def _ask(query: str, *args, **kwargs) -> dict:
+    """One query on the configured store, opened for it and closed after; a bad argument
+    (an unknown interval or breakdown) is a clear error."""
+    store = _queries()
+    try:
+        return getattr(store, query)(*args, **kwargs)
+    except ValueError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+
+
 def _since(value: str):
     from sinks.queries import parse_since
 
@@ -118,17 +130,6 @@ def _since(value: str):
     except ValueError:
         fail(f"--since {value!r}", "use 30d, 12h, 8w or an ISO date like 2026-09-01")
 
-
-
-def _bus_overview(bus) -> list[dict]:
-    topics = []
-    pairs = bus.groups()
-    for name in bus.topics():
-        s = bus.stats(name)
-        lag = {grp: sum(bus.group_lag(grp, name).values()) for grp, topic in pairs if topic == name}
-        topics.append({"topic": name, "partitions": s.partitions if s else 0, "messages": s.messages if s else 0,
-                       "lag": lag})
-    return topics
 
 
 def _print_overview(topics: list[dict]) -> None:

@@ -267,13 +267,9 @@ def _print_pass(out: dict, settings: Settings) -> None:
     _print_alert_pass(out["alerts"])
 
 
-def redact(url: str) -> str:
-    from sinks.alerts.webhook import redact as _redact
-
-    return _redact(url)
-
-
 def _print_alert_pass(a: dict) -> None:
+    from sinks.alerts.webhook import redact
+
     fired = ", ".join(f"{x['name']} {x['kind']} ({x['id']})" for x in a["fired"]) or "none"
     console.print(f"alerts: {a['evaluated']} entities checked; fired: {fired}; webhooks delivered {a['delivered']}"
                   + (f", failed {len(a['failed'])} (retried next pass)" if a["failed"] else "")

@@ -13,9 +13,9 @@ from rich.table import Table
 from .core import (
     BootstrapOpt,
     BusOpt,
+    _ask,
     _bus_overrides,
     _entity,
-    _queries,
     _since,
     app,
     console,
@@ -65,15 +65,8 @@ def trend(entity: str = typer.Argument(..., help="Entity id or any alias: city:c
           duplicates: bool = typer.Option(False, "--duplicates", help="Count syndicated copies too."),
           as_json: bool = typer.Option(False, "--json")) -> None:
     """Mentions and mean sentiment of one city or brand per hour, day or week."""
-
     e = _entity(entity)
-    store = _queries()
-    try:
-        out = store.trend(e.id, e.name, _since(since), interval, duplicates)
-    except ValueError as exc:
-        fail(str(exc))
-    finally:
-        store.close()
+    out = _ask("trend", e.id, e.name, _since(since), interval, duplicates)
     if as_json:
         print(json.dumps(out, ensure_ascii=False))
         return
@@ -92,11 +85,7 @@ def rank(kind: str = typer.Option("city", "--type", help="city or brand"),
     from nlp.entities.catalogue import load_catalogue
 
     names = {e.id: e.name for e in load_catalogue(state.settings.nlp.catalogues).entities.values()}
-    store = _queries()
-    try:
-        out = store.rank(names, _since(since), kind, include_duplicates=duplicates, limit=limit)
-    finally:
-        store.close()
+    out = _ask("rank", names, _since(since), kind, include_duplicates=duplicates, limit=limit)
     if as_json:
         print(json.dumps(out, ensure_ascii=False))
         return
@@ -112,13 +101,8 @@ def voice(entities: list[str] = typer.Argument(..., help="Two or more entities (
           since: str = typer.Option("30d", "--since"), duplicates: bool = typer.Option(False, "--duplicates"),
           as_json: bool = typer.Option(False, "--json")) -> None:
     """Share of voice: each entity's share of the mentions of the entities given."""
-
     resolved = {e.id: e.name for e in map(_entity, entities)}
-    store = _queries()
-    try:
-        out = store.share_of_voice(resolved, _since(since), duplicates)
-    finally:
-        store.close()
+    out = _ask("share_of_voice", resolved, _since(since), duplicates)
     if as_json:
         print(json.dumps(out, ensure_ascii=False))
         return
@@ -134,15 +118,8 @@ def breakdown(entity: str = typer.Argument(..., help="Entity id or any alias."),
               since: str = typer.Option("30d", "--since"), duplicates: bool = typer.Option(False, "--duplicates"),
               as_json: bool = typer.Option(False, "--json")) -> None:
     """Mentions and mean sentiment of one city or brand per outlet, country or language."""
-
     e = _entity(entity)
-    store = _queries()
-    try:
-        out = store.breakdown(e.id, _since(since), by, duplicates)
-    except ValueError as exc:
-        fail(str(exc))
-    finally:
-        store.close()
+    out = _ask("breakdown", e.id, _since(since), by, duplicates)
     if as_json:
         print(json.dumps(out, ensure_ascii=False))
         return
@@ -158,13 +135,8 @@ def stories(entity: str = typer.Argument(..., help="Entity id or any alias."),
             since: str = typer.Option("365d", "--since"), limit: int = typer.Option(10, "--limit"),
             as_json: bool = typer.Option(False, "--json")) -> None:
     """The most positive (or negative) stories about a city or brand."""
-
     e = _entity(entity)
-    store = _queries()
-    try:
-        out = store.stories(e.id, _since(since), negative, limit)
-    finally:
-        store.close()
+    out = _ask("stories", e.id, _since(since), negative, limit)
     if as_json:
         print(json.dumps(out, ensure_ascii=False))
         return
