@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr
-from sinks.alerts.swings import Thresholds
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -106,6 +105,23 @@ class BusSettings(BaseModel):
     heartbeat_interval_ms: int = 1_000
     request_timeout_ms: int = 30_000
     topics: TopicSettings = TopicSettings()
+
+
+class Thresholds(BaseModel):
+    """Swing thresholds; settings can override them per entity type or per entity."""
+
+    window_h: float = Field(48.0, description="The current window: the last this many hours.")
+    baseline_days: float = Field(28.0, description="The baseline: this many days before the window.")
+    min_mentions: int = Field(12, description="Mentions needed in the window for any alert.")
+    min_stories: int = Field(3, description="Distinct stories (syndicated copies count once) in the window.")
+    min_baseline_mentions: int = Field(10, description="Mentions needed in the baseline.")
+    min_baseline_days: int = Field(7, description="Distinct days with mentions needed in the baseline.")
+    sentiment_z: float = Field(3.0, description="|z| of the mean-sentiment change that fires.")
+    sentiment_min_shift: float = Field(0.3, description="Smallest change of mean sentiment that fires.")
+    sentiment_sd_floor: float = Field(0.25, description="Lower bound on the baseline's standard deviation.")
+    volume_z: float = Field(3.0, description="z of the window's mention count that fires a volume spike.")
+    volume_ratio: float = Field(3.0, description="Window count must also be this many times the expected.")
+    cooldown_h: float = Field(72.0, description="No second alert of a kind for an entity within this time.")
 
 
 class AlertSettings(BaseModel):
