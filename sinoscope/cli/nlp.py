@@ -130,6 +130,9 @@ def nlp_train(
     seeds: list[int] = typer.Option([14], "--seed", help="One ensemble member per seed (repeat the option)."),
     train_embeddings: bool = typer.Option(True, "--train-embeddings/--freeze-embeddings",
                                           help="Fine-tune the word embeddings too (only changed rows are stored)."),
+    domain_weight: int = typer.Option(2, "--domain-weight", min=0,
+                                      help="Times the city/brand set's tuning part (English) is added to "
+                                           "the training data (0: NewsMTSC only)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Artefact directory (default: replace the committed one)."),
 ) -> None:
     """Fine-tune the target-sentiment model on NewsMTSC and replace the artefact in place.
@@ -139,7 +142,7 @@ def nlp_train(
     from nlp.sentiment.train import train
 
     meta = train(data or state.settings.nlp.newsmtsc_dir, out or ARTEFACT_DIR, epochs=epochs, lr=lr,
-                 seeds=tuple(seeds), freeze_embeddings=not train_embeddings,
+                 seeds=tuple(seeds), freeze_embeddings=not train_embeddings, domain_weight=domain_weight,
                  threads=state.settings.nlp.threads, log=lambda m: err.print(m))
     console.print(f"saved to {out or ARTEFACT_DIR}: rw-dev macro-F1 {meta['rw_dev_macro_f1']}, "
                   f"rw-test macro-F1 {meta['rw_test_macro_f1']}")
