@@ -133,6 +133,45 @@ class ElasticQueries:
             for b in aggs.get("k", {}).get("buckets", [])]}
 
 
+    def coverage(self, since: datetime, by: str = "country", include_duplicates: bool = False) -> dict:
+        if by not in ("country", "language", "outlet"):
+            raise ValueError(f"coverage by {by!r}: use country, language or outlet")
+        q = self._filters(since, include_duplicates)
+        q["bool"]["filter"].append({"range": {"mentions": {"gt": 0}}})
+        aggs = self._search(self.articles, q, {
+            "k": {"terms": {"field": by, "size": 65000, "order": [{"_count": "desc"}, {"_key": "asc"}]},
+                  "aggs": {"m": {"sum": {"field": "mentions"}}}}})
+        return {"by": by, "rows": [{"key": b["key"], "articles": b["doc_count"], "mentions": int(b["m"]["value"] or 0)}
+                                   for b in aggs.get("k", {}).get("buckets", [])]}
+
+    def totals(self, since: datetime, include_duplicates: bool = False) -> dict:
+        kept = {"match_all": {}} if include_duplicates else {"bool": {"must_not": [{"exists": {"field": "duplicate_of"}}]}}
+        a = self._search(self.articles, self._filters(since, True), {
+            "dups": {"filter": {"exists": {"field": "duplicate_of"}}},
+            "kept": {"filter": kept, "aggs": {
+                "with": {"filter": {"range": {"mentions": {"gt": 0}}}},
+                **{k: {"cardinality": {"field": k, "precision_threshold": EXACT}}
+                   for k in ("source", "outlet", "country", "language")},
+                "first": {"min": {"field": "published"}}, "last": {"max": {"field": "published"}},
+                "names": {"terms": {"field": "outlet", "size": 65000, "order": {"_key": "asc"}}}}}})
+        m = self._search(self.mentions, self._filters(since, include_duplicates), {
+            "n": {"value_count": {"field": "mention_id"}},
+            "e": {"cardinality": {"field": "entity_id", "precision_threshold": EXACT}}})
+        k = a.get("kept", {})
+
+        def when(agg: str) -> str | None:
+            v = k.get(agg, {}).get("value")
+            return datetime.fromtimestamp(v / 1000, timezone.utc).isoformat() if v is not None else None
+
+        return {"articles": k.get("doc_count", 0), "articles_with_mentions": k.get("with", {}).get("doc_count", 0),
+                "sources": k.get("source", {}).get("value", 0), "outlets": k.get("outlet", {}).get("value", 0),
+                "countries": k.get("country", {}).get("value", 0), "languages": k.get("language", {}).get("value", 0),
+                "first_published": when("first"), "last_published": when("last"),
+                "duplicates": a.get("dups", {}).get("doc_count", 0), "duplicates_excluded": not include_duplicates,
+                "mentions": int(m.get("n", {}).get("value") or 0), "entities": m.get("e", {}).get("value", 0),
+                "outlet_names": [b["key"] for b in k.get("names", {}).get("buckets", [])]}
+
+
 class EmbeddedQueries:
     """The same methods over the embedded DuckDB store (``sinks.queries``)."""
 

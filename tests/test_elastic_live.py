@@ -53,7 +53,8 @@ def _close(a, b, tol=2e-3):
 
 def test_parity_both_stores_answer_the_queries_alike(tmp_path):
     """The same records in the embedded store and in Elasticsearch: trend (hour/day/week, with and
-    without syndicated copies), rank, stories, share of voice and breakdowns answer alike."""
+    without syndicated copies), rank, stories, share of voice, breakdowns, and the report's
+    coverage and totals answer alike."""
     from datetime import datetime, timedelta, timezone
 
     from alerting import enriched as rec
@@ -94,6 +95,9 @@ def test_parity_both_stores_answer_the_queries_alike(tmp_path):
         assert _close(e.share_of_voice(names, since), x.share_of_voice(names, since))
         for by in ("outlet", "country", "language"):
             assert _close(e.breakdown("brand:byd", since, by), x.breakdown("brand:byd", since, by))
+            assert _close(e.coverage(since, by), x.coverage(since, by))
+        for dup in (False, True):
+            assert _close(e.totals(since, dup), x.totals(since, dup))
         e.close()
     finally:
         es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)

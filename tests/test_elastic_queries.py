@@ -88,3 +88,78 @@ def test_stories_breakdown_and_share_of_voice(httpserver):
     sov = q.share_of_voice({"brand:byd": "BYD", "brand:nio": "NIO", "brand:geely": "Geely"}, SINCE)
     assert sov["total"] == 4 and [(r["entity_id"], r["share"]) for r in sov["entities"]] == \
         [("brand:byd", 0.75), ("brand:nio", 0.25), ("brand:geely", 0.0)]
+
+
+def test_coverage_and_totals_read_the_articles_index(httpserver):
+    first = int(datetime(2026, 10, 3, 6, tzinfo=timezone.utc).timestamp() * 1000)
+    last = int(datetime(2026, 11, 19, tzinfo=timezone.utc).timestamp() * 1000)
+    fake = FakeSearch({
+        "k": {"buckets": [{"key": "GB", "doc_count": 4, "m": {"value": 9.0}}, {"key": "US", "doc_count": 1, "m": {"value": 1.0}}]},
+        "dups": {"doc_count": 2},
+        "kept": {"doc_count": 7, "with": {"doc_count": 5}, "source": {"value": 3}, "outlet": {"value": 2},
+                 "country": {"value": 2}, "language": {"value": 1}, "first": {"value": first}, "last": {"value": last},
+                 "names": {"buckets": [{"key": "Outlet A", "doc_count": 4}, {"key": "Outlet B", "doc_count": 3}]}},
+        "n": {"value": 10}, "e": {"value": 4}})
+    for index in ("articles", "mentions"):
+        httpserver.expect_request(f"/sinoscope-{index}-*/_search", method="POST").respond_with_handler(fake)
+    q = ElasticQueries(Elasticsearch(httpserver.url_for("/"), request_timeout=5))
+    assert q.coverage(SINCE, "country") == {"by": "country", "rows": [
+        {"key": "GB", "articles": 4, "mentions": 9}, {"key": "US", "articles": 1, "mentions": 1}]}
+    body = fake.bodies[0]
+    assert {"range": {"mentions": {"gt": 0}}} in body["query"]["bool"]["filter"]  # articles that mention someone
+    assert body["query"]["bool"]["must_not"] == [{"exists": {"field": "duplicate_of"}}]
+    with pytest.raises(ValueError):
+        q.coverage(SINCE, "planet")
+    t = q.totals(SINCE)
+    assert t == {"articles": 7, "articles_with_mentions": 5, "sources": 3, "outlets": 2, "countries": 2, "languages": 1,
+                 "first_published": "2026-10-03T06:00:00+00:00", "last_published": "2026-11-19T00:00:00+00:00",
+                 "duplicates": 2, "duplicates_excluded": True, "mentions": 10, "entities": 4,
+                 "outlet_names": ["Outlet A", "Outlet B"]}
+    articles_body, mentions_body = fake.bodies[-2], fake.bodies[-1]
+    # duplicates are counted over every article, the rest only over the kept ones
+    assert articles_body["query"]["bool"]["must_not"] == []
+    assert articles_body["aggs"]["kept"]["filter"] == {"bool": {"must_not": [{"exists": {"field": "duplicate_of"}}]}}
+    assert mentions_body["query"]["bool"]["must_not"] == [{"exists": {"field": "duplicate_of"}}]
+    q.totals(SINCE, include_duplicates=True)
+    assert fake.bodies[-2]["aggs"]["kept"]["filter"] == {"match_all": {}}
+
+
+def test_report_on_the_stack_reads_elasticsearch_and_its_alerts_index(httpserver, tmp_path):
+    """`sinoscope report` with the Elasticsearch sink: every figure comes from the cluster (here a
+    stand-in with no data but one indexed alert); nothing is read from a local store."""
+    from nlp.entities.catalogue import load_catalogue
+    from sinks.report.data import ReportError, gather
+    from sinks.report.render import render
+    from sinoscope.settings import Settings
+
+    alert = {"id": "al-1", "entity_id": "city:chengdu", "name": "Chengdu", "type": "city", "kind": "sentiment_drop",
+             "fired_at": "2026-11-19T10:00:00+00:00", "window": {"start": "2026-11-17T10:00:00+00:00",
+                                                                  "end": "2026-11-19T10:00:00+00:00", "hours": 48},
+             "baseline": {"sentiment_mean": 0.3, "mentions": 40}, "current": {"sentiment_mean": -0.4, "mentions": 14},
+             "volume": 14}
+    alerts_fake = FakeSearch({})
+    alerts_fake.hits = [{"_index": "sinoscope-alerts", "_id": "al-1", "_source": alert}]
+
+    def alerts_answer(request):
+        alerts_fake.bodies.append(json.loads(request.get_data()))
+        return es_json({"took": 1, "timed_out": False, "hits": {"total": {"value": 1, "relation": "eq"},
+                                                               "hits": alerts_fake.hits}})
+    empty = FakeSearch({})
+    for index in ("articles", "mentions"):
+        httpserver.expect_request(f"/sinoscope-{index}-*/_search", method="POST").respond_with_handler(empty)
+    httpserver.expect_request("/sinoscope-alerts/_search", method="POST").respond_with_handler(alerts_answer)
+    settings = Settings(data_dir=tmp_path, sink={"kind": "elasticsearch", "es_url": httpserver.url_for("/")})
+    catalogue = load_catalogue(settings.nlp.catalogues)
+    data = gather(settings, catalogue, SINCE, ["city:chengdu"], now=NOW)
+    assert data["alerts"] == [{"id": "al-1", "entity_id": "city:chengdu", "name": "Chengdu", "kind": "sentiment_drop",
+                               "fired_at": "2026-11-19T10:00:00+00:00", "delivered": None}]
+    assert data["entities"][0]["alerts"][0]["current"]["sentiment_mean"] == -0.4
+    assert data["totals"]["articles"] == 0 and data["rank"]["rows"] == []
+    assert {"range": {"fired_at": {"gte": SINCE.isoformat()}}} == alerts_fake.bodies[0]["query"]
+    assert len(empty.bodies) >= 6  # rank x2, trend, stories x2, coverage x2, totals x2
+    assert not (tmp_path / "store.duckdb").exists()
+    assert "unknown here" in render(data)  # delivery state lives with the scheduler's alert log
+    httpserver.clear()  # the cluster goes away: a clear error, not a traceback
+    httpserver.expect_request("/sinoscope-alerts/_search").respond_with_data("down", status=503)
+    with pytest.raises(ReportError, match="did not answer"):
+        gather(settings, catalogue, SINCE, ["city:chengdu"], now=NOW)

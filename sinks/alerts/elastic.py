@@ -98,6 +98,15 @@ class ElasticAlerts:
                  "published": h["_source"].get("published"), "sentiment": round(h["_source"]["score"], 4),
                  "sentence": h["_source"].get("sentence")} for h in resp["hits"]["hits"]]
 
+    def alerts(self, since: datetime | None = None, limit: int = 10000) -> list[dict]:
+        """The alerts indexed since ``since``, newest first. Delivery state lives in the alert
+        log of the process that fired them (``sinoscope alerts list`` there): None here."""
+        query = {"range": {"fired_at": {"gte": since.isoformat()}}} if since else {"match_all": {}}
+        resp = self.es.search(index=self.index, size=limit, query=query, sort=[{"fired_at": "desc"}, {"id": "asc"}],
+                              ignore_unavailable=True, allow_no_indices=True).body
+        keys = ("id", "entity_id", "name", "type", "kind", "fired_at", "window", "baseline", "current", "volume")
+        return [{**{k: h["_source"].get(k) for k in keys}, "delivered": None} for h in resp["hits"]["hits"]]
+
     def record_alert(self, alert: dict) -> None:
         """Index the alert (id = alert id, so a repeat overwrites) for Kibana."""
         self.es.indices.put_index_template(name=self.index, index_patterns=[self.index], priority=200,

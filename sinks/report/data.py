@@ -7,9 +7,8 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sinks import queries
 from sinks.alerts.log import AlertLog
-from sinks.store import EmbeddedStore
+from sinks.elastic_queries import open_queries
 
 MODEL_META = Path(__file__).resolve().parents[2] / "nlp" / "models" / "target_sentiment" / "meta.json"
 
@@ -29,58 +28,84 @@ def model_card() -> dict:
             "other_languages": "lexicon fallback for zh/ja/de/fr/es (README: Evaluation)"}
 
 
-def gather(settings, catalogue, since: datetime, entity_ids: list[str] | None = None, top_cities: int = 5,
-           top_brands: int = 3, stories: int = 5, now: datetime | None = None,
-           include_duplicates: bool = False) -> dict:
-    if settings.sink.kind != "embedded":
-        raise ReportError("the report reads the embedded store; on the stack use the Kibana dashboard "
-                          "(sinoscope kibana setup) or run the report on an embedded data directory")
-    path = settings.path("store.duckdb")
-    if not path.exists():
-        raise ReportError(f"no store at {path}: run `sinoscope run --once` first")
+def fired_alerts(settings, since: datetime) -> list[dict]:
+    """The alerts of the period: from the alert log here, or on the stack from the alerts index
+    (the scheduler's log is in its own container)."""
+    if settings.sink.kind == "elasticsearch":
+        from sinks.alerts.elastic import ElasticAlerts
+
+        alerts = ElasticAlerts.from_settings(settings)
+        try:
+            return alerts.alerts(since)
+        finally:
+            alerts.close()
+    log = AlertLog(settings.path("alerts.sqlite"))
+    try:
+        return log.alerts(since)
+    finally:
+        log.close()
+
+
+def gather(settings, catalogue, since: datetime, entity_ids: list[str] | None = None, **kwargs) -> dict:
+    """The report's data from the configured store (embedded, or Elasticsearch on the stack)."""
+    if settings.sink.kind != "elasticsearch":
+        return _gather(settings, catalogue, since, entity_ids, **kwargs)
+    from elasticsearch import ApiError, TransportError
+
+    from sinks.alerts.webhook import redact
+
+    try:
+        return _gather(settings, catalogue, since, entity_ids, **kwargs)
+    except (ApiError, TransportError) as exc:
+        raise ReportError(f"Elasticsearch at {redact(settings.sink.es_url)} did not answer the report's queries: {exc}; "
+                          "is it up (sinoscope status), and are SINOSCOPE_SINK__ES_* set?") from exc
+
+
+def _gather(settings, catalogue, since: datetime, entity_ids: list[str] | None = None, top_cities: int = 5,
+            top_brands: int = 3, stories: int = 5, now: datetime | None = None,
+            include_duplicates: bool = False) -> dict:
+    if settings.sink.kind == "embedded" and not settings.path("store.duckdb").exists():
+        raise ReportError(f"no store at {settings.path('store.duckdb')}: run `sinoscope run --once` first")
     now = now or datetime.now(timezone.utc)
     days = max(1.0, (now - since).total_seconds() / 86400)
     interval = "1d" if days <= 120 else "1w"
     names = {e.id: e.name for e in catalogue.entities.values()}
     by_type = {t: {e.id: e.name for e in catalogue.entities.values() if e.type == t} for t in ("city", "brand")}
-    store = EmbeddedStore(path, read_only=True)
-    log = AlertLog(settings.path("alerts.sqlite"))
+    fired = fired_alerts(settings, since)
+    q = open_queries(settings)
     try:
-        conn = store.conn
-        rank = queries.rank(conn, by_type["city"], since, "city", now=now, include_duplicates=include_duplicates)
-        brand_rank = queries.rank(conn, by_type["brand"], since, "brand", now=now, include_duplicates=include_duplicates)
+        rank = q.rank(by_type["city"], since, "city", now=now, include_duplicates=include_duplicates)
+        brand_rank = q.rank(by_type["brand"], since, "brand", now=now, include_duplicates=include_duplicates)
         chosen = list(entity_ids or [])
         if not chosen:
             chosen = [r["entity_id"] for r in rank["rows"][:top_cities]] + \
                      [r["entity_id"] for r in brand_rank["rows"][:top_brands]]
-        fired = log.alerts(since)
         entities = []
         for eid in chosen:
             e = catalogue.entities[eid]
             entities.append({
                 "entity_id": eid, "name": e.name, "type": e.type,
-                "trend": queries.trend(conn, eid, e.name, since, interval, include_duplicates),
+                "trend": q.trend(eid, e.name, since, interval, include_duplicates),
                 "alerts": [{k: a[k] for k in ("id", "kind", "fired_at", "window", "baseline", "current", "volume")}
                            for a in fired if a["entity_id"] == eid],
-                "positive": queries.stories(conn, eid, since, negative=False, limit=stories,
-                                            include_duplicates=include_duplicates)["stories"],
-                "negative": queries.stories(conn, eid, since, negative=True, limit=stories,
-                                            include_duplicates=include_duplicates)["stories"],
+                "positive": q.stories(eid, since, negative=False, limit=stories,
+                                      include_duplicates=include_duplicates)["stories"],
+                "negative": q.stories(eid, since, negative=True, limit=stories,
+                                      include_duplicates=include_duplicates)["stories"],
             })
         voice_ids = {r["entity_id"]: r["name"] for r in brand_rank["rows"][:10]}
         return {
             "generated_at": now.isoformat(), "since": since.isoformat(), "until": now.isoformat(),
             "interval": interval, "include_duplicates": include_duplicates,
             "rank": rank, "brand_rank": brand_rank, "entities": entities,
-            "share_of_voice": queries.share_of_voice(conn, voice_ids, since, include_duplicates) if voice_ids
+            "share_of_voice": q.share_of_voice(voice_ids, since, include_duplicates) if voice_ids
             else {"since": since.isoformat(), "total": 0, "entities": []},
-            "coverage": {by: queries.coverage(conn, since, by, include_duplicates)["rows"] for by in ("country", "language")},
+            "coverage": {by: q.coverage(since, by, include_duplicates)["rows"] for by in ("country", "language")},
             "alerts": [{k: a[k] for k in ("id", "entity_id", "name", "kind", "fired_at", "delivered")}
                        for a in fired],
-            "totals": queries.totals(conn, since, include_duplicates),
+            "totals": q.totals(since, include_duplicates),
             "model": model_card(),
             "names": {eid: names.get(eid, eid) for eid in chosen},
         }
     finally:
-        log.close()
-        store.close()
+        q.close()
