@@ -13,9 +13,9 @@ from .workers import enrich_task, store_task
 
 @flow(name="pipeline-pass")
 def pipeline_flow(config: str | None = None, overrides: dict | None = None, sources_file: str | None = None,
-                  webhooks: list[str] | None = None, now: str | None = None) -> dict:
+                  now: str | None = None) -> dict:
     ingest = ingest_flow(config, overrides, sources_file)
     enrich = enrich_task(config, overrides, True)
     store = store_task(config, overrides, True)
-    alerts = alert_task(config, overrides, webhooks, now)
+    alerts = alert_task(config, overrides, now)
     return {"ingest": ingest, "enrich": enrich, "store": store, "alerts": alerts}

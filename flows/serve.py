@@ -20,14 +20,14 @@ from .maintenance import maintenance_flow
 from .workers import enrich_worker_flow, sink_worker_flow
 
 
-def deployments(config: str | None, overrides: dict, webhooks: list[str], ingest_every_s: float = 300,
+def deployments(config: str | None, overrides: dict, ingest_every_s: float = 300,
                 alerts_every_s: float = 300, workers: bool = True) -> list:
     params = {"config": config, "overrides": overrides}
     one = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
     out = [
         ingest_flow.to_deployment("sinoscope-ingest", interval=ingest_every_s, parameters=params, concurrency_limit=one),
         alerts_flow.to_deployment("sinoscope-alerts", interval=alerts_every_s,
-                                  parameters={**params, "webhooks": webhooks}, concurrency_limit=one),
+                                  parameters=params, concurrency_limit=one),
         maintenance_flow.to_deployment("sinoscope-maintenance", cron="17 3 * * *", parameters=params,
                                        concurrency_limit=one),
     ]
@@ -39,8 +39,8 @@ def deployments(config: str | None, overrides: dict, webhooks: list[str], ingest
     return out
 
 
-def serve_all(config: str | None, overrides: dict, webhooks: list[str], **kw) -> None:
+def serve_all(config: str | None, overrides: dict, **kw) -> None:
     # schedules stay on when serving stops: the next `sinoscope serve` re-registers the same
     # deployments (and pausing them on shutdown raced the local server's own shutdown)
-    serve(*deployments(config, overrides, webhooks, **kw), pause_on_shutdown=False)
+    serve(*deployments(config, overrides, **kw), pause_on_shutdown=False)
 

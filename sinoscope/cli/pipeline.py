@@ -184,7 +184,7 @@ def run(
         try:
             with _live_progress(progress):
                 out = pipeline_flow(str(state.config) if state.config else None, overrides,
-                                    str(sources) if sources else None, None, as_of)
+                                    str(sources) if sources else None, as_of)
         except errors as exc:
             where = getattr(exc, "where", None)
             fail(str(exc), f"check {where}; nothing was committed, the next run retries" if where else
@@ -312,7 +312,7 @@ def serve(
 
             console.print(f"serving: ingest every {ingest_every:g}s, alerts every {alerts_every:g}s, maintenance daily"
                           + (", enrich and sink workers" if workers else "") + "; Ctrl-C stops")
-            serve_all(str(state.config) if state.config else None, overrides, [],
+            serve_all(str(state.config) if state.config else None, overrides,
                       ingest_every_s=ingest_every, alerts_every_s=alerts_every, workers=workers)
     except RuntimeError as exc:
         fail(str(exc), "free the port or pass --prefect-port, or point PREFECT_API_URL at a Prefect server")
