@@ -110,20 +110,14 @@ class ElasticQueries:
         return {"entity_id": entity_id, "negative": negative, "stories": out}
 
     def share_of_voice(self, entities: dict[str, str], since: datetime, include_duplicates: bool = False) -> dict:
-        ids = list(entities)
         q = self._filters(since, include_duplicates)
-        q["bool"]["filter"].append({"terms": {"entity_id": ids}})
-        aggs = self._search(self.mentions, q, {"e": {"terms": {"field": "entity_id", "size": max(1, len(ids))}}})
-        counts = {b["key"]: b["doc_count"] for b in aggs.get("e", {}).get("buckets", [])}
-        total = sum(counts.values())
-        out = [{"entity_id": e, "name": entities[e], "mentions": counts.get(e, 0),
-                "share": round(counts.get(e, 0) / total, 4) if total else 0.0} for e in ids]
-        out.sort(key=lambda r: (-r["mentions"], r["entity_id"]))
-        return {"since": since.isoformat(), "total": total, "entities": out}
+        q["bool"]["filter"].append({"terms": {"entity_id": list(entities)}})
+        aggs = self._search(self.mentions, q, {"e": {"terms": {"field": "entity_id", "size": max(1, len(entities))}}})
+        return queries.voice_rows({b["key"]: b["doc_count"] for b in aggs.get("e", {}).get("buckets", [])},
+                                  entities, since)
 
     def breakdown(self, entity_id: str, since: datetime, by: str = "outlet", include_duplicates: bool = False) -> dict:
-        if by not in ("outlet", "country", "language"):
-            raise ValueError(f"breakdown by {by!r}: use outlet, country or language")
+        queries.check_split(by, "breakdown")
         aggs = self._search(self.mentions, self._filters(since, include_duplicates, entity_id=entity_id), {
             "k": {"terms": {"field": by, "size": 65000, "order": [{"_count": "desc"}, {"_key": "asc"}]},
                   "aggs": {"s": {"avg": {"field": "score"}}}}})
@@ -132,10 +126,8 @@ class ElasticQueries:
              "sentiment_mean": round(b["s"]["value"], 4) if b["s"]["value"] is not None else None}
             for b in aggs.get("k", {}).get("buckets", [])]}
 
-
     def coverage(self, since: datetime, by: str = "country", include_duplicates: bool = False) -> dict:
-        if by not in ("country", "language", "outlet"):
-            raise ValueError(f"coverage by {by!r}: use country, language or outlet")
+        queries.check_split(by, "coverage")
         q = self._filters(since, include_duplicates)
         q["bool"]["filter"].append({"range": {"mentions": {"gt": 0}}})
         aggs = self._search(self.articles, q, {

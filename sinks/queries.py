@@ -111,21 +111,34 @@ def stories(conn, entity_id: str, since: datetime | None = None, negative: bool 
 
 def share_of_voice(conn, entities: dict[str, str], since: datetime, include_duplicates: bool = False) -> dict:
     """Each entity's share of all mentions of the given entities (e.g. a set of brands)."""
-    ids = list(entities)
-    rows = dict(conn.execute(
+    counts = dict(conn.execute(
         f"SELECT entity_id, count(*) FROM mentions WHERE entity_id IN (SELECT unnest(?)) AND published >= ?"
-        f"{_dup(include_duplicates)} GROUP BY entity_id", [ids, since]).fetchall())
-    total = sum(rows.values())
-    out = [{"entity_id": e, "name": entities[e], "mentions": rows.get(e, 0),
-            "share": round(rows.get(e, 0) / total, 4) if total else 0.0} for e in ids]
+        f"{_dup(include_duplicates)} GROUP BY entity_id", [list(entities), since]).fetchall())
+    return voice_rows(counts, entities, since)
+
+
+def voice_rows(counts: dict[str, int], entities: dict[str, str], since: datetime) -> dict:
+    """Shares from mention counts per entity (entities with none count as 0): shared by both stores."""
+    total = sum(counts.values())
+    out = [{"entity_id": e, "name": name, "mentions": counts.get(e, 0),
+            "share": round(counts.get(e, 0) / total, 4) if total else 0.0} for e, name in entities.items()]
     out.sort(key=lambda r: (-r["mentions"], r["entity_id"]))
     return {"since": since.isoformat(), "total": total, "entities": out}
 
 
+SPLITS = ("outlet", "country", "language")
+
+
+def check_split(by: str, what: str) -> None:
+    """Breakdowns and coverage split by an outlet's name, country or language, nothing else
+    (the name becomes a column / field in the query)."""
+    if by not in SPLITS:
+        raise ValueError(f"{what} by {by!r}: use outlet, country or language")
+
+
 def breakdown(conn, entity_id: str, since: datetime, by: str = "outlet", include_duplicates: bool = False) -> dict:
     """Mentions and mean sentiment of one entity per outlet, country or language."""
-    if by not in ("outlet", "country", "language"):
-        raise ValueError(f"breakdown by {by!r}: use outlet, country or language")
+    check_split(by, "breakdown")
     rows = conn.execute(
         f"SELECT {by}, count(*), avg(score) FROM mentions WHERE entity_id = ? AND published >= ?"
         f"{_dup(include_duplicates)} GROUP BY {by} ORDER BY count(*) DESC, {by}", [entity_id, since]).fetchall()
@@ -135,8 +148,7 @@ def breakdown(conn, entity_id: str, since: datetime, by: str = "outlet", include
 
 def coverage(conn, since: datetime, by: str = "country", include_duplicates: bool = False) -> dict:
     """Articles that mention a tracked city or brand, split by outlet country or language."""
-    if by not in ("country", "language", "outlet"):
-        raise ValueError(f"coverage by {by!r}: use country, language or outlet")
+    check_split(by, "coverage")
     rows = conn.execute(
         f"SELECT {by}, count(*), sum(mentions) FROM articles WHERE mentions > 0 AND published >= ?"
         f"{_dup(include_duplicates)} GROUP BY {by} ORDER BY count(*) DESC, {by}", [since]).fetchall()

@@ -1,12 +1,12 @@
 """Train the target-sentiment model on NewsMTSC (``sinoscope nlp train``).
 
 Reproducible: fixed seeds (deterministic on CPU), the epoch kept is the one with the best
-macro-F1 on ``rw-dev`` (never on test). Besides NewsMTSC, training sees the English mentions of the
-tuning part of the project's own city/brand set (``nlp/eval/mentions_dev.txt``, repeated
-``domain_weight`` times): NewsMTSC's annotators call events that happen *in* a place neutral, where
-the product asks how a sentence speaks of the city or brand; the held-out part stays out. Only what training changed is stored (int8 per row;
-touched embedding rows only), so the artefact stays well under 25 MB; the result replaces the
-previous artefact in place. Runs on CPU (2 cores: ~5 minutes per epoch) or on a GPU if visible.
+macro-F1 on ``rw-dev`` (never on test). Besides NewsMTSC, training sees the English mentions of
+the tuning part of the project's own city/brand set (``nlp/eval/mentions_dev.txt``, repeated
+``domain_weight`` times): NewsMTSC's annotators call events that happen *in* a place neutral,
+where the product asks how a sentence speaks of the city or brand; the held-out part stays out.
+Only what training changed is stored (int8 per row; touched embedding rows only), so the
+artefact stays well under 25 MB; the result replaces the previous artefact in place. Runs on CPU (2 cores: ~5 minutes per epoch) or on a GPU if visible.
 """
 
 from __future__ import annotations

@@ -7,7 +7,10 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+from elasticsearch import ApiError, TransportError
+
 from sinks.alerts.log import AlertLog
+from sinks.alerts.webhook import redact
 from sinks.elastic_queries import open_queries
 
 MODEL_META = Path(__file__).resolve().parents[2] / "nlp" / "models" / "target_sentiment" / "meta.json"
@@ -48,15 +51,9 @@ def fired_alerts(settings, since: datetime) -> list[dict]:
 
 def gather(settings, catalogue, since: datetime, entity_ids: list[str] | None = None, **kwargs) -> dict:
     """The report's data from the configured store (embedded, or Elasticsearch on the stack)."""
-    if settings.sink.kind != "elasticsearch":
-        return _gather(settings, catalogue, since, entity_ids, **kwargs)
-    from elasticsearch import ApiError, TransportError
-
-    from sinks.alerts.webhook import redact
-
     try:
         return _gather(settings, catalogue, since, entity_ids, **kwargs)
-    except (ApiError, TransportError) as exc:
+    except (ApiError, TransportError) as exc:  # only the stack's store raises these
         raise ReportError(f"Elasticsearch at {redact(settings.sink.es_url)} did not answer the report's queries: {exc}; "
                           "is it up (sinoscope status), and are SINOSCOPE_SINK__ES_* set?") from exc
 
