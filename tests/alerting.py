@@ -6,28 +6,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from records import enriched  # re-exported: the alert tests import it from here
 from werkzeug.wrappers import Request, Response
 
 from sinks.store import EmbeddedStore
-from sinoscope.schemas import Article, Enriched, MentionRecord, Sentiment
-
-CITY_NAMES = {"city:chengdu": "Chengdu", "city:hangzhou": "Hangzhou", "city:wuhan": "Wuhan",
-              "brand:byd": "BYD"}
-
-
-def enriched(article_id: str, published: datetime, mentions: list[tuple[str, float]],
-             duplicate_of: str | None = None, outlet: str = "Example Times") -> Enriched:
-    art = Article(id=article_id, url=f"https://news.example/{article_id}", original_url=f"https://news.example/{article_id}",
-                  source="test", outlet=outlet, country="GB", language="en", title=f"Story {article_id}",
-                  text="...", published=published, fetched=published, duplicate_of=duplicate_of)
-    ms = []
-    for i, (eid, score) in enumerate(mentions):
-        label = "positive" if score > 0.2 else "negative" if score < -0.2 else "neutral"
-        ms.append(MentionRecord(id=f"{article_id}:{i}", entity_id=eid, name=CITY_NAMES.get(eid, eid),
-                                type=eid.split(":")[0], text=CITY_NAMES.get(eid, eid), field="text", start=0,
-                                end=5, sentence=f"A sentence about {CITY_NAMES.get(eid, eid)} ({score:+.1f}).",
-                                sentiment=Sentiment(score=score, label=label, confidence=0.9)))
-    return Enriched(article=art, language="en", mentions=ms)
+from sinoscope.schemas import Enriched
 
 
 def steady(entity: str, now: datetime, days: int = 28, per_day: int = 6, score: float = 0.3,

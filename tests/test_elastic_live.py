@@ -57,7 +57,7 @@ def test_parity_both_stores_answer_the_queries_alike(tmp_path):
     coverage and totals answer alike."""
     from datetime import datetime, timedelta, timezone
 
-    from alerting import enriched as rec
+    from records import enriched as rec
     from sinks.elastic_queries import ElasticQueries, EmbeddedQueries
     from sinks.store import EmbeddedStore
 

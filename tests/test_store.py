@@ -7,12 +7,13 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import records
 
 from sinks import queries
 from sinks.stage import GROUP, sink_stage
 from sinks.store import EmbeddedStore
 from sinoscope.bus.embedded import EmbeddedBus
-from sinoscope.schemas import Article, Enriched, MentionRecord, Sentiment, article_id_for
+from sinoscope.schemas import Enriched, article_id_for
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
 
@@ -20,15 +21,8 @@ NOW = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
 def enriched(n: int, mentions: list[tuple[str, float]], days_ago: float, outlet="Outlet A", country="GB",
              duplicate_of=None) -> Enriched:
     url = f"https://s.example.com/{n}"
-    a = Article(id=article_id_for(url), url=url, original_url=url, source="s", outlet=outlet, country=country,
-                language="en", title=f"Story {n}", text="...", published=NOW - timedelta(days=days_ago), fetched=NOW,
-                duplicate_of=duplicate_of)
-    ms = [MentionRecord(id=f"{a.id}:text:{k}", entity_id=eid, name=eid.split(":")[1].title(), type=eid.split(":")[0],
-                        text="x", field="text", start=k, end=k + 1, sentence=f"Sentence {k}",
-                        sentiment=Sentiment(score=score, label="positive" if score > 0.15 else "negative" if score < -0.15
-                                            else "neutral", confidence=0.9))
-          for k, (eid, score) in enumerate(mentions)]
-    return Enriched(article=a, language="en", mentions=ms)
+    return records.enriched(article_id_for(url), NOW - timedelta(days=days_ago), mentions, url=url, title=f"Story {n}",
+                            outlet=outlet, country=country, duplicate_of=duplicate_of, fetched=NOW, neutral_band=0.15)
 
 
 class Store:

@@ -81,7 +81,7 @@ def test_student_learns_soft_targets_over_its_labels():
              ("BYD released the figures late.", "BYD"), ("Xiaomi shares were traded in Hong Kong.", "Xiaomi")] * 4
     items = [(marked(s, s.index(t), s.index(t) + len(t)), 0) for s, t in pairs]
     soft = [[0.0, 0.0, 1.0]] * len(items)
-    state, best, history = train_mod.train_member(items, items, epochs=3, lr=5e-4, batch_size=8, seed=1,
+    state, _, history = train_mod.train_member(items, items, epochs=3, lr=5e-4, batch_size=8, seed=1,
                                                   device="cpu", freeze_embeddings=True, soft_targets=soft,
                                                   log=lambda m: None)
     assert len(history) == 3

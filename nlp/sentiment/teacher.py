@@ -64,7 +64,8 @@ def teacher_dir(cache: Path = CACHE_DIR) -> Path:
 
 def load_teacher():
     """The teacher encoder with a fresh head, and its tokenizer (same head as the student's)."""
-    from transformers import AutoModel, AutoTokenizer, logging as hf_logging
+    from transformers import AutoModel, AutoTokenizer
+    from transformers import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
