@@ -74,7 +74,7 @@ def test_quality_on_newsmtsc_dev_holds(model):
     preds = model.predict([(r["sentence"], r["from"], r["to"]) for r in rows])
     f1 = f1_score([r["polarity"] for r in rows], [{"negative": -1, "neutral": 0, "positive": 1}[p.label] for p in preds],
                   average="macro")
-    assert f1 >= 0.79, f"rw-dev macro-F1 fell to {f1:.3f}"  # int8 inference of the committed artefact: 0.81
+    assert f1 >= 0.79, f"rw-dev macro-F1 fell to {f1:.3f}"  # int8 inference of the committed artefact: 0.82
 
 
 def run(*args, stdin=None):
