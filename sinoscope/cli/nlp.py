@@ -138,8 +138,14 @@ def nlp_train(
                                       "pip install -e '.[train]'); --no-teacher trains on the gold labels only."),
     distil_weight: float = typer.Option(0.5, "--distil-weight", min=0.0, max=1.0,
                                         help="Share of the teacher in each labelled item's target (rest: gold)."),
+    domain_distil_weight: Optional[float] = typer.Option(
+        None, "--domain-distil-weight", min=0.0, max=1.0,
+        help="The teacher's share for the city/brand set's mentions (default: --distil-weight)."),
     transfer: bool = typer.Option(True, "--transfer/--no-transfer",
                                   help="Also learn the teacher's labels of unlabelled name targets in rw-train."),
+    augment: bool = typer.Option(False, "--augment/--no-augment",
+                                 help="Also learn the teacher's labels of one changed copy of every rw-train and "
+                                      "transfer target (a name swapped, words dropped)."),
     teacher_epochs: int = typer.Option(2, "--teacher-epochs"),
     teacher_lr: float = typer.Option(4e-5, "--teacher-lr"),
     out: Optional[Path] = typer.Option(None, "--out", help="Artefact directory (default: replace the committed one)."),
@@ -153,7 +159,8 @@ def nlp_train(
 
     meta = train(data or state.settings.nlp.newsmtsc_dir, out or ARTEFACT_DIR, epochs=epochs, lr=lr,
                  seeds=tuple(seeds), freeze_embeddings=not train_embeddings, domain_weight=domain_weight,
-                 teacher=teacher, distil_weight=distil_weight, transfer=transfer, teacher_epochs=teacher_epochs,
+                 teacher=teacher, distil_weight=distil_weight, domain_distil_weight=domain_distil_weight,
+                 transfer=transfer, augment=augment, teacher_epochs=teacher_epochs,
                  teacher_lr=teacher_lr, threads=state.settings.nlp.threads, log=lambda m: err.print(m))
     console.print(f"saved to {out or ARTEFACT_DIR}: rw-dev macro-F1 {meta['rw_dev_macro_f1']}, "
                   f"rw-test macro-F1 {meta['rw_test_macro_f1']}")
