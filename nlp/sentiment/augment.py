@@ -4,7 +4,7 @@ Why: a 6-layer student distilled on ~19k (sentence, target) pairs still sits sev
 its teacher; task-specific distillation gains most from more inputs near the training data
 (TinyBERT's augmentation). Each copy changes the rw-train sentence a little: a name-like target is
 swapped, half the time, for another name (a Chinese city or brand from the catalogue, or a name
-from rw-train), and every other word is dropped with a small probability. The teacher's label of
+from rw-train), and each of the other words is dropped with a small probability. The teacher's label of
 the copy is its target, never the original gold label (the change may well change the sentiment).
 Swapping in catalogue names also shows the student the product's own names in news sentences.
 """

@@ -4,7 +4,8 @@ Two stages. First a teacher: all-mpnet-base-v2 (12 layers, 768 wide; ``teacher.p
 on the training data below, too slow for the stream but better at the task. Then the student the
 pipeline runs, all-MiniLM-L6-v2, trained on targets that mix the teacher's probabilities with the
 gold label (``distil_weight``), plus the teacher's labels for unlabelled name targets in the same
-rw-train sentences (``transfer.py``). ``teacher=False`` trains the student on gold labels alone.
+rw-train sentences (``transfer.py``) and, with ``augment``, of changed copies of the targets
+(``augment.py``). ``teacher=False`` trains the student on gold labels alone.
 
 Training data: NewsMTSC rw-train and the English mentions of the tuning part of the project's
 own city/brand set (``nlp/eval/mentions_dev.txt``, repeated ``domain_weight`` times):
@@ -241,6 +242,7 @@ def train(data_dir: Path | None, out_dir: Path = ARTEFACT_DIR, epochs: int = 2, 
 
         found = name_targets(train_rows)
         extra_rows = found if transfer else []
+        n_transfer = len(extra_rows)
         if augment:  # one changed copy of every rw-train target and every transfer target
             extra_rows = extra_rows + variants(train_rows + found, name_pool(found), seed=seeds[0])
         extra = [(marked(r["sentence"], r["from"], r["to"]), -1) for r in extra_rows]
@@ -258,8 +260,7 @@ def train(data_dir: Path | None, out_dir: Path = ARTEFACT_DIR, epochs: int = 2, 
                         "best_epoch": t["best_epoch"], "rw_dev_macro_f1": t["rw_dev_macro_f1"],
                         "rw_test_macro_f1": t["rw_test_macro_f1"], "distil_weight": distil_weight,
                         "domain_distil_weight": domain_distil_weight,
-                        "transfer_targets": len(found) if transfer else 0,
-                        "augmented_targets": len(extra_rows) - (len(found) if transfer else 0)}
+                        "transfer_targets": n_transfer, "augmented_targets": len(extra_rows) - n_transfer}
     states, history, members = [], [], []
     for seed in seeds:
         state, best, hist = train_member(train_items, dev_items, epochs=epochs, lr=lr, batch_size=batch_size,

@@ -153,7 +153,7 @@ def nlp_train(
     """Fine-tune the target-sentiment model on NewsMTSC and replace the artefact in place.
 
     The defaults reproduce the committed artefact: the teacher takes about 50 minutes on 2 CPU
-    cores (its soft labels are cached in .cache/teacher/, so a rerun skips it), the student ~20."""
+    cores (its weights and labels are cached in .cache/teacher/, so a rerun skips it), the student ~20."""
     from nlp.sentiment.model import ARTEFACT_DIR
     from nlp.sentiment.train import train
 
