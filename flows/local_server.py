@@ -27,7 +27,8 @@ class LocalServer:
         env = {**os.environ, "PREFECT_HOME": str(self.home), "PREFECT_API_URL": self.url}
         prefect = Path(sys.executable).parent / "prefect"
         self.proc = subprocess.Popen([str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
-                                     env=env, stdout=log_file, stderr=subprocess.STDOUT)
+                                     env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         deadline = time.time() + self.startup_s
         while True:
             if self.proc.poll() is not None:
@@ -53,3 +54,13 @@ class LocalServer:
                 self.proc.wait(timeout=30)
             except Exception:  # noqa: BLE001 - a server that will not stop is killed
                 self.proc.kill()
+
+
+def _die_with_parent() -> None:
+    """In the server's process before exec: Linux sends it SIGTERM when `serve` dies, so a serve that
+    is killed (SIGKILL skips ``__exit__``) leaves no orphaned server holding the port."""
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -286,5 +286,44 @@ def test_serve_runs_the_scheduled_deployments_on_a_local_prefect_server(tmp_path
     assert "starting a local Prefect server" in output and "sinoscope-ingest" in output
     import httpx
 
-    with pytest.raises(httpx.HTTPError):  # the local server stopped with serve
-        httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+    assert not server_answers(f"http://127.0.0.1:{port}/api/health", within_s=30)  # it stopped with serve
+
+
+def server_answers(url: str, within_s: float) -> bool:
+    """Whether the server still answers after ``within_s``: a serve stopped by SIGKILL (the path
+    above when it takes over 60 s to stop) never runs its cleanup, and its server gets SIGTERM
+    from the kernel instead, which it takes a moment to act on."""
+    import time
+
+    import httpx
+
+    deadline = time.time() + within_s
+    while True:
+        try:
+            httpx.get(url, timeout=2)
+        except httpx.HTTPError:
+            return False
+        if time.time() > deadline:
+            return True
+        time.sleep(1)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+def test_local_server_does_not_outlive_a_killed_serve(tmp_path):
+    """SIGKILL skips LocalServer's cleanup; the server it started must still stop (the kernel's
+    parent-death signal), not hold its port with nobody to stop it."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code = ("import sys, time\nfrom flows.local_server import LocalServer\n"
+            f"with LocalServer({str(tmp_path)!r}, {port}):\n    print('up', flush=True)\n    time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    try:
+        assert proc.stdout.readline().strip() == "up"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not server_answers(f"http://127.0.0.1:{port}/api/health", within_s=30)
