@@ -77,6 +77,26 @@ def test_quality_on_newsmtsc_dev_holds(model):
     assert f1 >= 0.79, f"rw-dev macro-F1 fell to {f1:.3f}"  # int8 inference of the committed artefact: 0.82
 
 
+@needs_newsmtsc
+def test_int8_inference_follows_float(model):
+    """The int8 model the pipeline runs must say what the trained (float) model says; the
+    feed-forward output projections stay in float, where int8 lost the most."""
+    import torch
+
+    ffn_out = [m for name, m in model.members[0].named_modules() if name.endswith(".output.dense")
+               and ".attention." not in name]
+    attention_out = [m for name, m in model.members[0].named_modules() if name.endswith("attention.output.dense")]
+    assert len(ffn_out) == len(attention_out) == 6
+    assert all(type(m) is torch.nn.Linear for m in ffn_out)
+    assert all(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in attention_out)
+
+    rows = load_newsmtsc(None, "rw-dev")
+    items = [(r["sentence"], r["from"], r["to"]) for r in rows]
+    q, f = model.predict(items), TargetSentimentModel(quantize=False).predict(items)
+    agree = sum(a.label == b.label for a, b in zip(q, f)) / len(items)
+    assert agree >= 0.95, f"int8 and float labels agree on only {agree:.1%} of rw-dev"
+
+
 def run(*args, stdin=None):
     proc = subprocess.run([SINOSCOPE, *args], input=stdin, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
