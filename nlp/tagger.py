@@ -60,12 +60,12 @@ def context(m: Mention) -> tuple[str, int, int]:
 
 class Tagger:
     def __init__(self, catalogue: Catalogue | None = None, extra_catalogues: Sequence[Path] = (),
-                 sentiment: bool = True, threads: int | None = None, int8: bool = True) -> None:
+                 sentiment: bool = True, threads: int | None = None, precision: str = "auto") -> None:
         self.catalogue = catalogue or load_catalogue(extra_catalogues)
         self.finder = MentionFinder(self.catalogue)
         self._want_sentiment = sentiment
         self._threads = threads
-        self._int8 = int8
+        self._precision = precision
         self._model = None
 
     @property
@@ -73,7 +73,7 @@ class Tagger:
         if self._model is None and self._want_sentiment:
             from .sentiment.model import TargetSentimentModel
 
-            self._model = TargetSentimentModel(threads=self._threads, quantize=self._int8)
+            self._model = TargetSentimentModel(threads=self._threads, precision=self._precision)
         return self._model
 
     @property
