@@ -284,8 +284,6 @@ def test_serve_runs_the_scheduled_deployments_on_a_local_prefect_server(tmp_path
             proc.kill()
             output = proc.communicate()[0]
     assert "starting a local Prefect server" in output and "sinoscope-ingest" in output
-    import httpx
-
     assert not server_answers(f"http://127.0.0.1:{port}/api/health", within_s=30)  # it stopped with serve
 
 
