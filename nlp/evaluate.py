@@ -134,7 +134,7 @@ def newsmtsc(tagger, data_dir: Path | None) -> list[dict]:
         gold = [r["polarity"] for r in rows]
         model = [LABEL_POL[p.label] for p in preds]
         lex = [vader(r["sentence"]) for r in rows]
-        for name, pred in ((f"{tagger.model_name} ({tagger.model.precision})", model), ("VADER (sentence)", lex)):
+        for name, pred in ((tagger.model_name, model), ("VADER (sentence)", lex)):
             out.append({"data": f"NewsMTSC {split}", "system": name, "n": len(rows),
                         "accuracy": round(accuracy_score(gold, pred), 4),
                         "macro_f1": round(f1_score(gold, pred, average="macro"), 4)})

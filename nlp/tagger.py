@@ -78,7 +78,9 @@ class Tagger:
 
     @property
     def model_name(self) -> str | None:
-        return self.model.name if self.model else None
+        """Stored with every record: the model and the arithmetic it ran in (workers on CPUs with
+        and without bf16 give slightly different scores; this says which)."""
+        return f"{self.model.name}/{self.model.precision}" if self.model else None
 
     def tag(self, text: str, title: str = "", language: str | None = None) -> Tagged:
         return self.tag_many([(title, text, language)])[0]

@@ -213,8 +213,8 @@ def for_inference(model: torch.nn.Module, precision: str) -> torch.nn.Module:
 
     int8 is dynamic per-channel quantisation of every Linear layer: its activations get one scale per
     tensor, which the outliers of the GELU outputs stretch, so ~5% of labels differ from float32
-    (per-tensor weights were worse still: 3 points of rw-dev). bf16 keeps float's range and differs on
-    ~0.3%."""
+    (per-tensor weights were worse still: 3 points of rw-dev), and as the scale is taken per batch a
+    score depends on the other sentences in its batch. bf16 keeps float's range and differs on ~0.3%."""
     if precision == "bf16":
         return model.to(torch.bfloat16)
     if precision == "int8":
