@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ingest.feeds import parse_feed  # noqa: E402
 from ingest.normalize import normalize_entry  # noqa: E402
 from ingest.sources import load_sources  # noqa: E402
+from nlp.sentiment.model import PRECISIONS  # noqa: E402
 from nlp.tagger import Tagger  # noqa: E402
 from sinoscope.settings import load_settings  # noqa: E402
 
@@ -59,7 +60,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--articles", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--precision", default="auto", choices=["auto", "bf16", "int8", "fp32"],
+    ap.add_argument("--precision", default="auto", choices=PRECISIONS,
                     help="The transformer's arithmetic (auto: bf16 where the CPU has it natively, else int8).")
     args = ap.parse_args()
     rng = random.Random(3)
