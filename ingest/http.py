@@ -3,7 +3,9 @@
 feedparser and trafilatura have no timeouts or size limits of their own, so every byte comes
 through here first: per-request timeout plus a whole-request deadline (a server that trickles
 bytes), a size cap checked while streaming, a redirect limit, conditional GET headers, a
-User-Agent naming the project, and a minimum gap between requests to one host.
+User-Agent naming the project, and a minimum gap between requests to one host. Every request
+passes the fetch guard (``guard``): no local files outside a file:// source's folder, no
+connection to an address that is not public.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from sinoscope.settings import IngestSettings
+
+from .guard import AddressGuard, Blocked, GuardedTransport, Resolver, file_allowed
 
 
 class FetchError(Exception):
@@ -81,15 +85,19 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 class Fetcher:
-    def __init__(self, settings: IngestSettings, transport: httpx.BaseTransport | None = None) -> None:
+    """Fetches for feeds; ``resolver`` replaces the system's DNS (tests of rebinding)."""
+
+    def __init__(self, settings: IngestSettings, resolver: Resolver | None = None) -> None:
         self.settings = settings
         self.throttle = HostThrottle(settings.per_host_interval_s)
+        guard = AddressGuard(settings.private_network_allowlist, resolver)
         self.client = httpx.Client(
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(settings.timeout_s),
             follow_redirects=True,
             max_redirects=settings.max_redirects,
-            transport=transport,
+            transport=GuardedTransport(guard),
+            trust_env=False,
         )
 
     def close(self) -> None:
@@ -103,14 +111,20 @@ class Fetcher:
         accept: str = "*/*",
         etag: str | None = None,
         last_modified: str | None = None,
+        file_scope: Path | None = None,
     ) -> Response:
         """Fetch ``url``. HTTP error statuses are returned, not raised (callers decide);
-        transport failures, oversize bodies and redirect loops raise FetchError."""
+        transport failures, oversize bodies, redirect loops and what the guard refuses
+        (kind ``blocked``) raise FetchError. ``file_scope``: the folder a file:// URL may
+        be read from (``guard.file_scope`` of the source), None for none."""
         scheme = urlsplit(url).scheme.lower()
         if scheme == "file":
-            return _read_file(url, max_bytes)
+            try:
+                return _read_file(file_allowed(url, file_scope), url, max_bytes)
+            except Blocked as exc:
+                raise FetchError("blocked", str(exc)) from None
         if scheme not in ("http", "https"):
-            raise FetchError("bad-url", f"unsupported URL scheme {scheme!r} in {url}")
+            raise FetchError("blocked", f"blocked: only http(s) is fetched, not {scheme or 'a relative'!r} URL {url}")
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
@@ -143,6 +157,10 @@ class Fetcher:
                     permanent_redirect=moved,
                     history=[h.status_code for h in resp.history],
                 )
+        except Blocked as exc:
+            raise FetchError("blocked", str(exc)) from None
+        except httpx.UnsupportedProtocol as exc:  # a redirect to file:, ftp:, ...
+            raise FetchError("blocked", f"blocked: a redirect left http(s) ({exc})") from None
         except httpx.TooManyRedirects as exc:
             raise FetchError("redirect-loop", f"{url}: more than {self.settings.max_redirects} redirects ({exc})") from exc
         except httpx.TimeoutException as exc:
@@ -151,8 +169,7 @@ class Fetcher:
             raise FetchError("network", f"{url}: {type(exc).__name__}: {exc}") from exc
 
 
-def _read_file(url: str, max_bytes: int) -> Response:
-    path = Path(unquote(urlsplit(url).path))
+def _read_file(path: Path, url: str, max_bytes: int) -> Response:
     try:
         size = path.stat().st_size
         if size > max_bytes:

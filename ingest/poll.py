@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Callable
 
 from sinoscope.schemas import Article
@@ -17,6 +18,7 @@ from sinoscope.settings import IngestSettings
 
 from .extract import extract_article
 from .feeds import parse_feed
+from .guard import file_scope
 from .http import Fetcher, FetchError, parse_retry_after
 from .normalize import EntryError, needs_page, normalize_entry
 from .sources import Source
@@ -43,6 +45,7 @@ class PollResult:
     conditional: bool = False
     moved_to: str | None = None
     pages_fetched: int = 0
+    blocked: list[tuple[str, str]] = field(default_factory=list)  # (link, why the guard refused it)
 
 
 def _conditional(state: SourceState, settings: IngestSettings, now: datetime) -> bool:
@@ -65,6 +68,7 @@ def poll_source(
     url = state.moved_to or source.url
     conditional = _conditional(state, settings, now)
     result = PollResult(source=source, outcome="ok", conditional=conditional)
+    scope = file_scope(source.url)  # only a file:// source may read files, inside its folder
     try:
         resp = fetcher.get(
             url,
@@ -72,6 +76,7 @@ def poll_source(
             accept=FEED_ACCEPT,
             etag=state.etag if conditional else None,
             last_modified=state.last_modified if conditional else None,
+            file_scope=scope,
         )
     except FetchError as exc:
         result.outcome, result.error, result.error_kind = "failed", str(exc), exc.kind
@@ -124,35 +129,44 @@ def poll_source(
             result.already_seen += 1
             continue
         if needs_page(article, settings):
-            _add_page_text(article, fetcher, settings)
-            result.pages_fetched += 1
+            blocked = _add_page_text(article, fetcher, settings, scope)
+            if blocked:
+                result.blocked.append((article.original_url, blocked))
+            else:
+                result.pages_fetched += 1
         result.articles.append(article)
     return result
 
 
-def _add_page_text(article: Article, fetcher: Fetcher, settings: IngestSettings) -> None:
-    """Replace the summary by the page's main text; keep the summary and say why on failure."""
+def _add_page_text(article: Article, fetcher: Fetcher, settings: IngestSettings,
+                   scope: Path | None) -> str | None:
+    """Replace the summary by the page's main text; keep the summary and say why on failure.
+    Returns the guard's reason when it refused the page (the entry is still published)."""
     try:
         resp = fetcher.get(article.original_url, max_bytes=settings.max_page_bytes,
-                           accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
+                           accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5", file_scope=scope)
     except FetchError as exc:
+        if exc.kind == "blocked":
+            _keep_summary(article, f"page not fetched: {exc}")
+            return str(exc)
         _keep_summary(article, f"page fetch failed: {exc}")
-        return
+        return None
     if resp.status != 200:
         _keep_summary(article, f"page fetch failed: HTTP {resp.status}")
-        return
+        return None
     ex = extract_article(resp.body, resp.url, resp.content_type)
     if ex.error:
         _keep_summary(article, f"page extraction failed: {ex.error}")
-        return
+        return None
     if len(ex.text) <= len(article.text):
         _keep_summary(article, "page text no longer than the feed's")
-        return
+        return None
     article.text = ex.text
     article.provenance["text"] = f"page extract (trafilatura, {ex.encoding})"
     if not article.title and ex.title:
         article.title = ex.title
         article.provenance["title"] = "page"
+    return None
 
 
 def _keep_summary(article: Article, reason: str) -> None:

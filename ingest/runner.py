@@ -46,6 +46,7 @@ class IngestSummary:
     exact_duplicates: int = 0
     near_duplicates: int = 0
     pages_fetched: int = 0
+    blocked: list[tuple[str, str]] = field(default_factory=list)  # (source, "link: why") the fetch guard refused
     dead_lettered: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)  # (source, message)
     warnings: list[tuple[str, str]] = field(default_factory=list)
@@ -150,6 +151,9 @@ class IngestRunner:
         summary.polled += 1
         summary.entries += result.entries
         summary.pages_fetched += result.pages_fetched
+        for link, why in result.blocked:  # the entry is published with its summary; say why
+            summary.blocked.append((src.name, f"{link}: {why}"))
+            self.state.record(src.name, "warning", "blocked", f"{link}: {why}", now)
         summary.exact_duplicates += result.already_seen
         report = SourceReport(src.name, result.outcome, entries=result.entries)
 

@@ -66,6 +66,8 @@ def canonical_url(url: str) -> str:
     path = _AMP_PATH_SUFFIX.sub("", path) or "/"
 
     port = parts.port
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)])
     if len(path) > 1:

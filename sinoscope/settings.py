@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,6 +34,10 @@ class IngestSettings(BaseModel):
     max_feed_bytes: int = 10 * 1024 * 1024
     max_page_bytes: int = 4 * 1024 * 1024
     max_redirects: int = 5
+    private_network_allowlist: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="CIDRs of non-public addresses feeds may be fetched from (an intranet: [\"10.20.0.0/16\"]); "
+                    "every other loopback, private, link-local... address is blocked (see docs/security.md).")
     per_host_interval_s: float = Field(1.0, description="Minimum gap between requests to one host.")
     workers: int = Field(8, description="Feeds fetched in parallel by `ingest` (network bound); the Prefect ingest "
                                         "flow runs 8 task threads, bounded per host by per_host_concurrency.")

@@ -16,6 +16,9 @@ from sinoscope.settings import load_settings
 
 DATA = Path(__file__).parent / "data"
 FEEDS = DATA / "feeds"
+# the fetch guard blocks loopback; tests that serve feeds from the `httpserver` fixture allow
+# exactly its address (ingest.private_network_allowlist), nothing more
+SERVER_ALLOWLIST = ["127.0.0.1/32"]
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +48,7 @@ def settings(tmp_path):
     return load_settings(
         data_dir=tmp_path / "data",
         ingest={"per_host_interval_s": 0, "workers": 4, "timeout_s": 2, "deadline_s": 5,
-                "backoff_base_s": 60},
+                "backoff_base_s": 60, "private_network_allowlist": SERVER_ALLOWLIST},
     )
 
 

@@ -3,6 +3,7 @@ no lost and no duplicated article."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -15,7 +16,7 @@ import pytest
 import yaml
 from werkzeug import Response
 
-from conftest import topic_articles
+from conftest import SERVER_ALLOWLIST, topic_articles
 from sinoscope.settings import load_settings
 from test_http_polling import rss
 
@@ -51,7 +52,8 @@ def test_sigkill_mid_run_then_restart_loses_and_duplicates_nothing(httpserver, t
          "language": "en"} for n in range(FEEDS)]}))
     data = tmp_path / "data"
     env = {**os.environ, "SINOSCOPE_DATA_DIR": str(data), "SINOSCOPE_INGEST__WORKERS": "2",
-           "SINOSCOPE_INGEST__PER_HOST_INTERVAL_S": "0"}
+           "SINOSCOPE_INGEST__PER_HOST_INTERVAL_S": "0",
+           "SINOSCOPE_INGEST__PRIVATE_NETWORK_ALLOWLIST": json.dumps(SERVER_ALLOWLIST)}
     cmd = [sys.executable, "-m", "sinoscope.cli", "ingest", "--once", "--sources", str(sources)]
 
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

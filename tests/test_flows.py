@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from alerting import Receiver
+from conftest import SERVER_ALLOWLIST
 from planted import write_corpus
 from sinks.alerts.webhook import SIGNATURE_HEADER, verify
 
@@ -103,7 +104,7 @@ def test_ingest_flow_tasks_retry_a_5xx_and_hold_a_per_host_limit(prefect_home, t
         f"- {{name: gone, url: '{httpserver.url_for('/gone.rss')}', outlet: Gone, country: GB, language: en}}\n")
     overrides = {"data_dir": str(tmp_path / "data"),
                  "ingest": {"task_retry_delays_s": [0.1, 0.1], "per_host_interval_s": 0, "fetch_full_text": False,
-                            "per_host_concurrency": 1}}
+                            "per_host_concurrency": 1, "private_network_allowlist": SERVER_ALLOWLIST}}
     out = ingest_flow(None, overrides, str(tmp_path / "sources.yaml"))
     assert calls["n"] == 2  # the 503 was retried by Prefect, and the retry got the feed
     assert out["new_articles"] > 0 and out["polled"] == 2
@@ -125,7 +126,8 @@ def test_maintenance_flow_reports_unhealthy_sources_and_prunes_the_store(prefect
     httpserver.expect_request("/gone.rss").respond_with_data("", status=410)
     (tmp_path / "sources.yaml").write_text(
         f"sources:\n- {{name: gone, url: '{httpserver.url_for('/gone.rss')}', outlet: Gone, country: GB, language: en}}\n")
-    overrides = {"data_dir": str(tmp_path / "data"), "sink": {"retention_days": 30}}
+    overrides = {"data_dir": str(tmp_path / "data"), "sink": {"retention_days": 30},
+                 "ingest": {"private_network_allowlist": SERVER_ALLOWLIST}}
     ingest_flow(None, overrides, str(tmp_path / "sources.yaml"))
     now = datetime.now(timezone.utc)
     settings = load_settings(data_dir=tmp_path / "data")
@@ -172,7 +174,8 @@ def test_ephemeral_mode_reclaims_a_slot_left_by_a_crashed_run(prefect_home, tmp_
     (tmp_path / "sources.yaml").write_text(
         f"sources:\n- {{name: f, url: '{httpserver.url_for('/feed.rss')}', outlet: F, country: GB, language: en}}\n")
     out = ingest_flow(None, {"data_dir": str(tmp_path / "data"), "ingest": {
-        "per_host_concurrency": 1, "task_timeout_s": 20, "fetch_full_text": False}}, str(tmp_path / "sources.yaml"))
+        "per_host_concurrency": 1, "task_timeout_s": 20, "fetch_full_text": False,
+        "private_network_allowlist": SERVER_ALLOWLIST}}, str(tmp_path / "sources.yaml"))
     assert out["errors"] == [] and out["new_articles"] > 0
     with get_client(sync_client=True) as client:
         assert client.read_global_concurrency_limit_by_name(name).active_slots == 0

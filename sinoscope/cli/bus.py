@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..status import topics_overview
@@ -54,8 +55,8 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
         order = {"retired": 0, "failing": 1, "error": 2, "new": 3, "ok": 4}
         for x in sorted(r["source_health"], key=lambda x: (order.get(x["status"], 5), x["name"])):
             colour = {"retired": "red", "failing": "red", "error": "yellow", "ok": "green"}.get(x["status"], "white")
-            t.add_row(x["name"], f"[{colour}]{x['status']}[/]", (x["since"] or "")[:16], (x["last_success"] or "-")[:16],
-                      str(x["articles"]), (x["error"] or "")[:70])
+            t.add_row(escape(x["name"]), f"[{colour}]{x['status']}[/]", (x["since"] or "")[:16],
+                      (x["last_success"] or "-")[:16], str(x["articles"]), escape((x["error"] or "")[:70]))
         console.print(t if r["source_health"] else "sources: none polled yet (sinoscope run --once)")
     rec = r["recent"]
     if "error" in rec:
@@ -103,4 +104,4 @@ def bus_peek(topic: str, limit: int = typer.Option(5, "--limit", "-n"),
             print(json.dumps(value, ensure_ascii=False))
         else:
             title = value.get("title") or value.get("reason") or ""
-            console.print(f"[dim]{r.topic}/{r.partition}@{r.offset}[/] {r.key}  {title[:100]}")
+            console.print(f"[dim]{r.topic}/{r.partition}@{r.offset}[/] {escape(str(r.key))}  {escape(title[:100])}")

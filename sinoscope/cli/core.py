@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..settings import ConfigError, Settings, load_settings
@@ -51,9 +52,9 @@ state = State()
 
 
 def fail(message: str, hint: str = "", code: int = 2) -> "typer.Exit":
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}")  # messages quote feeds, URLs, servers: text, not markup
     if hint:
-        err.print(f"  what to do: {hint}")
+        err.print(f"  what to do: {escape(hint)}")
     raise typer.Exit(code)
 
 

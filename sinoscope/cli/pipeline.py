@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..settings import ConfigError, Settings
@@ -89,17 +90,20 @@ def _print_ingest_summary(summary, settings: Settings) -> None:
     t.add_row("duplicates (same URL)", str(summary.exact_duplicates))
     t.add_row("syndicated copies linked", str(summary.near_duplicates))
     t.add_row("pages fetched for full text", str(summary.pages_fetched))
+    t.add_row("links refused by the fetch guard", str(len(summary.blocked)))
     t.add_row("errors", str(len(summary.errors)))
     t.add_row("dead-lettered entries", str(summary.dead_lettered))
     console.print(t)
-    for name, msg in summary.errors:
-        console.print(f"[red]error[/] {name}: {msg}")
+    for name, msg in summary.errors:  # messages quote feeds and servers: printed as text, not markup
+        console.print(f"[red]error[/] {escape(name)}: {escape(msg)}")
     for name, msg in summary.warnings:
-        console.print(f"[yellow]warning[/] {name}: {msg}")
+        console.print(f"[yellow]warning[/] {escape(name)}: {escape(msg)}")
+    for name, why in summary.blocked:
+        console.print(f"[yellow]not fetched[/] {escape(name)}: {escape(why)} (entry kept with its feed summary)")
     for name, why in summary.skipped:
-        console.print(f"[dim]skipped[/] {name}: {why}")
+        console.print(f"[dim]skipped[/] {escape(name)}: {escape(why)}")
     for name, msg in summary.flagged:
-        console.print(f"[bold red]FLAGGED[/] {name} is {msg}")
+        console.print(f"[bold red]FLAGGED[/] {escape(name)} is {escape(msg)}")
     if summary.dead_lettered:
         console.print(f"dead letters are on topic '{summary.dead_letter_topic}' "
                       f"(bus: {settings.bus.kind}, data dir {settings.data_dir}); "
@@ -359,9 +363,9 @@ def sources_cmd(
         t.add_column(col, overflow="fold")
     colour = {"ok": "green", "error": "yellow", "failing": "red", "retired": "red", "new": "dim"}
     for r in rows:
-        t.add_row(r["name"], r["outlet"], r["language"], f"[{colour.get(r['status'], '')}]{r['status']}[/]",
+        t.add_row(escape(r["name"]), escape(r["outlet"]), r["language"], f"[{colour.get(r['status'], '')}]{r['status']}[/]",
                   (r["last_success"] or "never")[:16], str(r["consecutive_failures"]), str(r["entries_seen"]),
-                  str(r["articles"]), (r["last_error"] or "")[:80])
+                  str(r["articles"]), escape((r["last_error"] or "")[:80]))
     console.print(t)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .core import (
@@ -125,7 +126,7 @@ def breakdown(entity: str = typer.Argument(..., help="Entity id or any alias."),
         return
     t = Table(by, "mentions", "mean sentiment", title=f"{e.name} by {by}")
     for r in out["rows"]:
-        t.add_row(str(r["key"]), str(r["mentions"]), f"{r['sentiment_mean']:+.2f}" if r["sentiment_mean"] is not None else "-")
+        t.add_row(escape(str(r["key"])), str(r["mentions"]), f"{r['sentiment_mean']:+.2f}" if r["sentiment_mean"] is not None else "-")
     console.print(t)
 
 
@@ -142,7 +143,7 @@ def stories(entity: str = typer.Argument(..., help="Entity id or any alias."),
         return
     t = Table("sentiment", "published", "outlet", "title", title=f"{e.name}: most {'negative' if negative else 'positive'}")
     for st in out["stories"]:
-        t.add_row(f"{st['sentiment']:+.2f}", st["published"][:10], st["outlet"], st["title"])
+        t.add_row(f"{st['sentiment']:+.2f}", st["published"][:10], escape(st["outlet"]), escape(st["title"]))
     console.print(t)
 
 
