@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -163,3 +163,62 @@ def test_the_report_draws_in_a_real_browser_without_errors(report, tmp_path):
         assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 50_000
     finally:
         driver.quit()
+
+
+HOSTILE = [  # (title, link, outlet) as a hostile feed might send them
+    ('<script>window.pwned=1</script>Chengdu story', "javascript:window.pwned=2", "Evil <b>Times</b>"),
+    ('"><img src=x onerror="window.pwned=3">', "data:text/html,<script>window.pwned=4</script>", "Outlet"),
+    ("Plain title", "file:///etc/passwd", "Outlet"),
+    ("Good link", "https://news.example/ok?a=1&b=<2>", "Outlet"),
+]
+
+
+def test_hostile_titles_and_links_are_text_and_only_web_links_are_links(tmp_path):
+    """Feed text in the report is escaped; a story link is an <a href> only when it is http(s)."""
+    from lxml import html as lhtml
+
+    from alerting import store
+    from nlp.entities.catalogue import load_catalogue
+    from records import enriched
+    from sinks.queries import parse_since
+    from sinks.report.data import gather
+    from sinks.report.render import render
+    from sinoscope.settings import load_settings
+
+    now = datetime.now(timezone.utc)
+    settings = load_settings(data_dir=tmp_path / "d")
+    records = []
+    for i, (title, url, outlet) in enumerate(HOSTILE):
+        for sign in (1, -1):
+            records.append(enriched(f"h{i}{sign}", now - timedelta(days=1, hours=i), [("city:chengdu", 0.8 * sign)],
+                                    title=title, url=url, outlet=outlet))
+    store(settings, records)
+    data = gather(settings, load_catalogue(), parse_since("30d", now), entity_ids=["city:chengdu"], now=now)
+    page = render(data)
+    doc = lhtml.fromstring(page)
+    scripts = doc.xpath("//script")
+    assert all("window.pwned" not in (s.text or "") for s in scripts)  # only plotly's own scripts
+    assert doc.xpath("//img") == [] and doc.xpath("//@*[starts-with(name(), 'on')]") == []
+    hrefs = [a.get("href") for a in doc.xpath("//a[@href]")]
+    assert hrefs and all(h.startswith(("http://", "https://")) for h in hrefs)
+    assert "https://news.example/ok?a=1&b=<2>" in hrefs  # attribute-escaped, same link
+    items = [li.text_content() for li in doc.xpath("//section[@data-entity='city:chengdu']//li")]
+    assert any("<script>window.pwned=1</script>Chengdu story" in t for t in items)  # shown as text
+    assert any('"><img src=x onerror="window.pwned=3">' in t for t in items)
+    assert any("Evil <b>Times</b>" in t for t in items)
+    assert len(items) == 2 * len(HOSTILE)
+
+
+def test_slack_messages_escape_feed_text_and_drop_non_web_links():
+    from sinks.alerts.webhook import sample_alert, slack_payload
+
+    alert = sample_alert(datetime.now(timezone.utc))
+    alert["stories"] = [{"url": url, "title": title, "outlet": outlet, "sentiment": -0.5}
+                        for title, url, outlet in HOSTILE]
+    text = slack_payload(alert)["blocks"][0]["text"]["text"]
+    assert "<script>" not in text and "javascript:" not in text.replace("&lt;script&gt;", "")
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;Chengdu story" in text
+    assert "<https://news.example/ok?a=1&amp;b=&lt;2&gt;|Good link>" in text
+    assert "data:text" not in text and "file:///etc/passwd" not in text
+    assert "<!channel>" not in slack_payload({**alert, "stories": [
+        {"url": "https://x.example", "title": "<!channel> buy now", "outlet": "o", "sentiment": 0.1}]})["blocks"][0]["text"]["text"]

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import httpx
 from tenacity import RetryError, retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from sinks.links import web_url
+
 log = logging.getLogger("sinoscope.alerts")
 
 SIGNATURE_HEADER = "X-Sinoscope-Signature"
@@ -81,10 +83,19 @@ def headline(alert: dict) -> str:
     return f"{alert['name']}: {kind} ({detail})"
 
 
+def slack_text(text: str) -> str:
+    """Feed text inside Slack mrkdwn: &, < and > escaped (Slack's rule), so a title cannot open
+    a link, mention @channel or close the one it sits in."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_payload(alert: dict) -> dict:
-    lines = [f"*{headline(alert)}*"]
+    lines = [f"*{slack_text(headline(alert))}*"]
     for s in alert.get("stories", [])[:5]:
-        lines.append(f"• <{s['url']}|{s['title'] or s['url']}> ({s['outlet']}, {s['sentiment']:+.2f})")
+        title = slack_text(s["title"] or s["url"])
+        url = web_url(s["url"])
+        story = f"<{slack_text(url)}|{title}>" if url else title
+        lines.append(f"• {story} ({slack_text(s['outlet'])}, {s['sentiment']:+.2f})")
     return {"text": headline(alert), "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}],
             "sinoscope_alert_id": alert["id"]}
 

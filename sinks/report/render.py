@@ -10,6 +10,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from sinks.links import web_url
+
 TEMPLATES = Path(__file__).parent
 ALERT_COLOURS = {"sentiment_drop": "#c0392b", "sentiment_rise": "#1e8449", "volume_spike": "#7d3c98"}
 CONFIG = {"displaylogo": False, "responsive": True}
@@ -78,6 +80,7 @@ def coverage_chart(rows: list[dict], by: str) -> str:
 def render(data: dict) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters["signed"] = lambda v: "–" if v is None else f"{v:+.2f}"
+    env.filters["web_url"] = web_url  # feed links: drawn as links only when http(s); text is autoescaped
     charts = {
         "ranking": ranking_chart(data["rank"]) if data["rank"]["rows"] else "",
         "entities": [entity_chart(e, i) for i, e in enumerate(data["entities"])],
