@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from .redact import redact
 from .settings import Settings
 
 STAGES = (("nlp", "nlp-enrich", "articles"), ("sink", "sink-store", "enriched"))
@@ -127,7 +128,7 @@ def stores(settings: Settings) -> dict:
             "bus": f"embedded {settings.path('bus.sqlite')}" if settings.bus.kind == "embedded"
             else f"kafka {settings.bus.bootstrap}",
             "results": f"embedded {settings.path('store.duckdb')}" if s.kind == "embedded"
-            else f"elasticsearch {s.es_url} (indices {s.es_index_prefix}-*)",
+            else f"elasticsearch {redact(s.es_url)} (indices {s.es_index_prefix}-*)",
             "feed_state": str(settings.path("ingest.sqlite")), "alert_log": str(settings.path("alerts.sqlite"))}
 
 

@@ -20,11 +20,15 @@ from sinks.alerts.webhook import SIGNATURE_HEADER, verify
 
 SINOSCOPE = str(Path(sys.executable).parent / "sinoscope")
 SECRET = "flow-test-secret"
+# credentials a user keeps in the environment: none may reach output, logs, status or Prefect's database
+SECRET_ENV = {"SINOSCOPE_SINK__ES_PASSWORD": "es-password-7d1c", "PREFECT_API_AUTH_STRING": "admin:prefect-pass-4b2e",
+              "SINOSCOPE_SINK__ES_URL": "http://elastic:url-password-9a8e@localhost:9200"}
 
 
 def cli(*args, data: Path, env=None):
     proc = subprocess.run([SINOSCOPE, "--data-dir", str(data), *args], capture_output=True, text=True, timeout=400,
-                          env={**os.environ, "COLUMNS": "200", "SINOSCOPE_WEBHOOK_SECRET": SECRET, **(env or {})})
+                          env={**os.environ, "COLUMNS": "200", "SINOSCOPE_WEBHOOK_SECRET": SECRET, **SECRET_ENV,
+                               **(env or {})})
     assert proc.returncode == 0, f"sinoscope {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc
 
@@ -51,8 +55,8 @@ def test_run_once_replays_a_planted_drop_into_exactly_one_signed_webhook(tmp_pat
     sources = write_corpus(tmp_path / "corpus", now)
     rx = Receiver(httpserver)
     data = tmp_path / "data"
-    out = json.loads(cli("run", "--once", "--json", "--sources", str(sources), "--webhook", rx.url,
-                         data=data).stdout)
+    first = cli("run", "--once", "--json", "--sources", str(sources), "--webhook", rx.url, data=data)
+    out = json.loads(first.stdout)
     assert out["ingest"]["new_articles"] == 2 * (28 * 4 + 14) and out["ingest"]["errors"] == []
     assert out["store"]["written"] == out["enrich"]["enriched"] == out["ingest"]["new_articles"]
     fired = out["alerts"]["fired"]
@@ -76,9 +80,14 @@ def test_run_once_replays_a_planted_drop_into_exactly_one_signed_webhook(tmp_pat
                            data=data).stdout)
     assert again["alerts"]["fired"] == [] and len(rx.requests) == 1
     assert (data / "prefect").is_dir()  # Prefect's ephemeral state stays in the data directory
-    # the webhook URL (a credential for Slack) is not stored by Prefect as a flow parameter
+    # the webhook URL (a credential for Slack) is not stored by Prefect as a flow parameter, and no
+    # secret of the environment is in Prefect's database (parameters, logs), the output or status
     stored = b"".join(p.read_bytes() for p in (data / "prefect").rglob("*") if p.is_file())
-    assert rx.url.encode() not in stored
+    secrets = [rx.url, SECRET, "es-password-7d1c", "prefect-pass-4b2e", "url-password-9a8e"]
+    assert not [s for s in secrets if s.encode() in stored]
+    shown = [first.stdout + first.stderr] + [(lambda p: p.stdout + p.stderr)(cli(*args, data=data))
+                                             for args in (["status"], ["status", "--json"], ["alerts", "list"])]
+    assert not [s for s in secrets if any(s in text for text in shown)]
 
 
 @pytest.mark.slow

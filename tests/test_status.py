@@ -10,6 +10,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from conftest import SERVER_ALLOWLIST
+
 SINOSCOPE = str(Path(sys.executable).parent / "sinoscope")
 FEEDS = Path(__file__).parent / "data" / "feeds"
 
@@ -33,7 +35,8 @@ def test_status_shows_failing_sources_dead_letters_backlog_and_the_last_alert(tm
         f"- {{name: gone-feed, url: '{httpserver.url_for('/gone.rss')}', outlet: Gone, country: GB, language: en}}\n"
         f"- {{name: odd-entries, url: '{(FEEDS / 'entries_missing.xml').as_uri()}', outlet: Odd, country: US, "
         "language: en}\n")
-    env = {"SINOSCOPE_INGEST__FAILING_AFTER": "1", "SINOSCOPE_INGEST__FETCH_FULL_TEXT": "false"}
+    env = {"SINOSCOPE_INGEST__FAILING_AFTER": "1", "SINOSCOPE_INGEST__FETCH_FULL_TEXT": "false",
+           "SINOSCOPE_INGEST__PRIVATE_NETWORK_ALLOWLIST": json.dumps(SERVER_ALLOWLIST)}
     assert cli(data, "ingest", "--once", "--sources", str(tmp_path / "sources.yaml"), env=env).returncode == 0
 
     now = datetime.now(timezone.utc)
@@ -69,3 +72,19 @@ def test_status_on_an_empty_data_directory_says_so(tmp_path):
     proc = cli(tmp_path / "empty", "status")
     assert proc.returncode == 0, proc.stderr
     assert "none polled yet" in proc.stdout and "alerts: none fired yet" in proc.stdout
+
+
+def test_status_on_the_stack_shows_no_credential(tmp_path):
+    from sinoscope.settings import load_settings
+
+    """Elasticsearch's password (in its setting or inside the URL) never reaches status, even
+    when the cluster does not answer and the error is shown."""
+    from sinoscope.status import gather
+
+    settings = load_settings(data_dir=tmp_path / "d", sink={
+        "kind": "elasticsearch", "es_url": "http://elastic:url-pw-31c@127.0.0.1:9", "es_username": "elastic",
+        "es_password": "setting-pw-82d", "es_timeout_s": 2})
+    shown = json.dumps(gather(settings), default=str, ensure_ascii=False)
+    assert "url-pw-31c" not in shown and "setting-pw-82d" not in shown
+    assert "elasticsearch http://127.0.0.1:9/… (indices sinoscope-*)" in shown
+    assert "Connection refused" in shown  # the failure itself is still reported

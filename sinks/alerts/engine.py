@@ -13,7 +13,9 @@ from typing import Callable
 
 from . import swings
 from .log import AlertLog
-from .webhook import DeliveryError, Sender, Target, redact
+from sinoscope.redact import redact
+
+from .webhook import DeliveryError, Sender, Target
 
 log = logging.getLogger("sinoscope.alerts")
 

@@ -44,14 +44,6 @@ class Target:
         return cls(value, _guess(value))
 
 
-def redact(url: str) -> str:
-    """A target for logs and screens: scheme and host only (webhook paths often hold the credential)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}/…" if parts.scheme else "…"
-
-
 def _guess(url: str) -> str:
     return "slack" if "hooks.slack.com" in url else "json"
 

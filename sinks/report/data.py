@@ -10,7 +10,7 @@ from pathlib import Path
 from elasticsearch import ApiError, TransportError
 
 from sinks.alerts.log import AlertLog
-from sinks.alerts.webhook import redact
+from sinoscope.redact import redact
 from sinks.elastic_queries import open_queries
 
 MODEL_META = Path(__file__).resolve().parents[2] / "nlp" / "models" / "target_sentiment" / "meta.json"

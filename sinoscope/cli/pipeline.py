@@ -272,7 +272,7 @@ def _print_pass(out: dict, settings: Settings) -> None:
 
 
 def _print_alert_pass(a: dict) -> None:
-    from sinks.alerts.webhook import redact
+    from sinoscope.redact import redact
 
     fired = ", ".join(f"{x['name']} {x['kind']} ({x['id']})" for x in a["fired"]) or "none"
     console.print(f"alerts: {a['evaluated']} entities checked; fired: {fired}; webhooks delivered {a['delivered']}"
