@@ -1,6 +1,7 @@
 """The Elasticsearch sink against a real cluster: runs when SINOSCOPE_ES_URL is set (e.g.
-`docker compose up elasticsearch` then SINOSCOPE_ES_URL=http://localhost:9200 make test), and is
-skipped with that reason otherwise (no Elasticsearch server can be installed here)."""
+`docker compose up elasticsearch` then SINOSCOPE_ES_URL=http://127.0.0.1:9200
+SINOSCOPE_ES_PASSWORD=$ELASTIC_PASSWORD make test; the user is `elastic`), and is skipped with
+that reason otherwise (no Elasticsearch server can be installed here)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from sinks.elastic import ElasticSink
 from test_store import enriched
 
 ES_URL = os.environ.get("SINOSCOPE_ES_URL")
+ES_AUTH = {"basic_auth": ("elastic", os.environ["SINOSCOPE_ES_PASSWORD"])} if os.environ.get("SINOSCOPE_ES_PASSWORD") else {}
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not ES_URL, reason="SINOSCOPE_ES_URL not set: no Elasticsearch cluster to test against")]
 
 
 def test_templates_writes_and_replays_on_a_real_cluster():
-    es = Elasticsearch(ES_URL, request_timeout=30)
+    es = Elasticsearch(ES_URL, request_timeout=30, **ES_AUTH)
     prefix = f"sinoscope-test-{uuid.uuid4().hex[:8]}"
     sink = ElasticSink(es, prefix=prefix, retention_days=30)
     try:
@@ -72,7 +74,7 @@ def test_parity_both_stores_answer_the_queries_alike(tmp_path):
     store = EmbeddedStore(tmp_path / "store.duckdb")
     store.write(records)
     store.close()
-    es = Elasticsearch(ES_URL, request_timeout=30)
+    es = Elasticsearch(ES_URL, request_timeout=30, **ES_AUTH)
     prefix = f"sinoscope-test-{uuid.uuid4().hex[:8]}"
     sink = ElasticSink(es, prefix=prefix, retention_days=30)
     try:
