@@ -32,9 +32,10 @@ class ElasticQueries:
     def close(self) -> None:
         self.es.close()
 
-    def _search(self, index: str, query: dict, aggs: dict) -> dict:
+    def _search(self, index: str, query: dict, aggs: dict, runtime: dict | None = None) -> dict:
+        extra = {"runtime_mappings": runtime} if runtime else {}
         return self.es.search(index=index, size=0, query=query, aggs=aggs, ignore_unavailable=True,
-                              allow_no_indices=True).body.get("aggregations", {})
+                              allow_no_indices=True, **extra).body.get("aggregations", {})
 
     @staticmethod
     def _filters(since: datetime | None, include_duplicates: bool, until: datetime | None = None,
@@ -71,25 +72,30 @@ class ElasticQueries:
                              "positive": b["pos"]["doc_count"], "negative": b["neg"]["doc_count"]} for b in buckets]}
 
     def rank(self, names: dict[str, str], since: datetime, entity_type: str = "city", now: datetime | None = None,
-             include_duplicates: bool = False, limit: int | None = None) -> dict:
+             include_duplicates: bool = False, limit: int | None = None, rollup: dict[str, str] | None = None) -> dict:
         now = now or datetime.now(timezone.utc)
         mid = since + (now - since) / 2
         q = self._filters(since, include_duplicates, until=now, entity_type=entity_type)
         q["bool"]["must_not"].append({"term": {"sense": "government"}})
-        aggs = self._search(self.mentions, q, {"e": {"terms": {"field": "entity_id", "size": 65000}, "aggs": {
+        # the rollup as a runtime keyword field: each mention counts for its group
+        runtime = {"group": {"type": "keyword", "script": {
+            "source": "String id = doc['entity_id'].value; emit(params.m.containsKey(id) ? params.m[id] : id);",
+            "params": {"m": rollup}}}} if rollup is not None else None
+        field = "group" if rollup is not None else "entity_id"
+        aggs = self._search(self.mentions, q, {"e": {"terms": {"field": field, "size": 65000}, "aggs": {
             "outlets": {"cardinality": {"field": "outlet", "precision_threshold": EXACT}},
             "countries": {"cardinality": {"field": "country", "precision_threshold": EXACT}},
             "s": {"avg": {"field": "score"}},
             "pos": {"filter": {"term": {"label": "positive"}}},
             "neg": {"filter": {"term": {"label": "negative"}}},
-            "recent": {"filter": {"range": {"published": {"gte": _iso(mid)}}}}}}})
+            "recent": {"filter": {"range": {"published": {"gte": _iso(mid)}}}}}}}, runtime)
         rows = []
         for b in aggs.get("e", {}).get("buckets", []):
             n = b["doc_count"]
             rows.append((b["key"], n, b["outlets"]["value"], b["countries"]["value"], b["s"]["value"],
                          b["pos"]["doc_count"] / n, b["neg"]["doc_count"] / n, b["recent"]["doc_count"],
                          n - b["recent"]["doc_count"]))
-        return queries.rank_rows(rows, names, since, entity_type, include_duplicates, limit)
+        return queries.rank_rows(rows, names, since, entity_type, include_duplicates, limit, rollup is not None)
 
     def stories(self, entity_id: str, since: datetime | None = None, negative: bool = False, limit: int = 10,
                 include_duplicates: bool = False, until: datetime | None = None) -> dict:

@@ -54,25 +54,31 @@ def trend(conn, entity_id: str, name: str, since: datetime, interval: str = "1d"
 
 
 def rank(conn, names: dict[str, str], since: datetime, entity_type: str = "city", now: datetime | None = None,
-         include_duplicates: bool = False, limit: int | None = None) -> dict:
+         include_duplicates: bool = False, limit: int | None = None, rollup: dict[str, str] | None = None) -> dict:
+    """``rollup`` (entity id -> the group it counts for, e.g. brand:wechat -> brand:tencent) ranks
+    the groups: a WeChat mention counts for Tencent, outlets and countries counted once per group."""
     now = now or datetime.now(timezone.utc)
     mid = since + (now - since) / 2
+    pairs = sorted((rollup or {}).items())
     rows = conn.execute(
-        f"SELECT entity_id, count(*), count(DISTINCT outlet), count(DISTINCT country), avg(score), "
+        f"SELECT coalesce(r.grp, entity_id) AS g, count(*), count(DISTINCT outlet), count(DISTINCT country), avg(score), "
         f"avg(CASE WHEN label = 'positive' THEN 1 ELSE 0 END), avg(CASE WHEN label = 'negative' THEN 1 ELSE 0 END), "
         f"count(*) FILTER (WHERE published >= ?), count(*) FILTER (WHERE published < ?) "
-        f"FROM mentions WHERE entity_type = ? AND published >= ? AND published <= ?"
-        f"{_dup(include_duplicates)} AND (sense IS NULL OR sense <> 'government') GROUP BY entity_id",
-        [mid, mid, entity_type, since, now]).fetchall()
-    return rank_rows(rows, names, since, entity_type, include_duplicates, limit)
+        f"FROM mentions LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS child, unnest(?::VARCHAR[]) AS grp) r "
+        f"ON r.child = entity_id WHERE entity_type = ? AND published >= ? AND published <= ?"
+        f"{_dup(include_duplicates)} AND (sense IS NULL OR sense <> 'government') GROUP BY g",
+        [mid, mid, [c for c, _ in pairs], [g for _, g in pairs], entity_type, since, now]).fetchall()
+    return rank_rows(rows, names, since, entity_type, include_duplicates, limit, rollup is not None)
 
 
 def rank_rows(rows, names: dict[str, str], since: datetime, entity_type: str, include_duplicates: bool,
-              limit: int | None) -> dict:
+              limit: int | None, rollup: bool = False) -> dict:
     """The index from per-entity figures (entity, mentions, outlets, countries, mean, share
     positive, share negative, mentions in the second half, in the first): shared by both stores."""
+    head = {"type": entity_type, "since": since.isoformat(), "include_duplicates": include_duplicates,
+            **({"rollup": True} if rollup else {})}
     if not rows:
-        return {"type": entity_type, "since": since.isoformat(), "include_duplicates": include_duplicates, "rows": []}
+        return {**head, "rows": []}
     max_m = max(r[1] for r in rows)
     max_o = max(r[2] for r in rows)
     max_c = max(r[3] for r in rows)
@@ -88,8 +94,7 @@ def rank_rows(rows, names: dict[str, str], since: datetime, entity_type: str, in
                     "share_positive": round(pos, 4), "share_negative": round(neg, 4),
                     "growth": round(growth, 4), "index": round(index, 2)})
     out.sort(key=lambda r: (-r["index"], r["entity_id"]))
-    return {"type": entity_type, "since": since.isoformat(), "include_duplicates": include_duplicates,
-            "rows": out[:limit] if limit else out}
+    return {**head, "rows": out[:limit] if limit else out}
 
 
 def stories(conn, entity_id: str, since: datetime | None = None, negative: bool = False, limit: int = 10,

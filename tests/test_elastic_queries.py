@@ -72,6 +72,20 @@ def test_rank_uses_the_shared_index_formula(httpserver):
     assert body["aggs"]["e"]["aggs"]["recent"]["filter"]["range"]["published"]["gte"].startswith("2026-10-26")
 
 
+def test_rank_rollup_groups_by_a_runtime_field(httpserver):
+    q, fake = queries(httpserver, {"e": {"buckets": [
+        {"key": "brand:tencent", "doc_count": 3, "outlets": {"value": 2}, "countries": {"value": 1}, "s": {"value": 0.2},
+         "pos": {"doc_count": 2}, "neg": {"doc_count": 1}, "recent": {"doc_count": 1}}]}})
+    out = q.rank({"brand:tencent": "Tencent"}, SINCE, "brand", now=NOW, rollup={"brand:wechat": "brand:tencent"})
+    assert out["rollup"] is True and [(r["entity_id"], r["name"], r["mentions"]) for r in out["rows"]] == \
+        [("brand:tencent", "Tencent", 3)]
+    body = fake.bodies[0]
+    assert body["aggs"]["e"]["terms"]["field"] == "group"
+    assert body["runtime_mappings"]["group"]["script"]["params"]["m"] == {"brand:wechat": "brand:tencent"}
+    q.rank({}, SINCE, "brand", now=NOW)
+    assert "runtime_mappings" not in fake.bodies[1] and fake.bodies[1]["aggs"]["e"]["terms"]["field"] == "entity_id"
+
+
 def test_stories_breakdown_and_share_of_voice(httpserver):
     q, fake = queries(httpserver, {
         "a": {"buckets": [{"key": "a1", "doc_count": 2, "s": {"value": -0.7}, "p": {"value": 0},

@@ -39,6 +39,45 @@ def test_catalogue_covers_every_prefecture_level_city_and_150_brands(catalogue):
     assert catalogue["brand:byd"].attrs["home"] == "city:shenzhen"
 
 
+def test_brands_400_with_sub_brands_as_entities_linked_to_their_parent(catalogue):
+    import yaml
+
+    from nlp.entities.catalogue import CATALOGUE_DIR
+
+    brands = catalogue.of_type("brand")
+    assert len(brands) >= 400
+    # every parent link points at a catalogued brand, and no name belongs to two entities
+    # (but the two deliberate ones the rules settle: Tsingtao, Changan)
+    assert all(catalogue.parent_of(b.id) for b in brands if b.attrs.get("parent"))
+    owners: dict[str, set] = {}
+    for e in catalogue.entities.values():
+        for a in e.aliases:
+            owners.setdefault(a.text, set()).add(e.id)
+    assert {t for t, ids in owners.items() if len(ids) > 1} == {"Tsingtao", "Changan"}
+    # every addition names its source
+    text = (CATALOGUE_DIR / "brands.yaml").read_text(encoding="utf-8")
+    added = [yaml.safe_load(ln[2:]) for ln in text.split("# --- added 2026-12", 1)[1].splitlines() if ln.startswith("- {")]
+    assert len(added) >= 400 - 196 and all(row.get("source") for row in added)
+    rollup = catalogue.rollup("brand")
+    assert rollup["brand:wechat"] == "brand:tencent" and rollup["brand:haval"] == "brand:greatwall"
+    assert rollup["brand:labubu"] == "brand:popmart" and "brand:tencent" not in rollup
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Tencent's WeChat and Alibaba's Alipay rival in Southeast Asia.",
+     [("Tencent", "brand:tencent"), ("WeChat", "brand:wechat"), ("Alibaba", "brand:alibaba"), ("Alipay", "brand:alipay")]),
+    ("Great Wall Motor's Haval H6 and the GWM Ora 03 are sold in Thailand.",
+     [("Great Wall Motor", "brand:greatwall"), ("Haval", "brand:haval"), ("GWM Ora", "brand:ora")]),
+    ("Chery's Omoda and Jaecoo brands opened 40 UK dealers.",
+     [("Chery", "brand:chery"), ("Omoda", "brand:omoda"), ("Jaecoo", "brand:jaecoo")]),
+    ("Labubu dolls from Pop Mart sold out; shoppers queued at Taobao and on Douyin.",
+     [("Labubu", "brand:labubu"), ("Pop Mart", "brand:popmart"), ("Taobao", "brand:taobao"), ("Douyin", "brand:douyin")]),
+    ("Ora said it would stay in Milan, while Molly and Kling were names of the two dogs.", []),  # ambiguous, no cue
+])
+def test_sub_brands_and_platforms_are_entities_of_their_own(finder, text, expected):
+    assert tags(finder, text) == expected
+
+
 @pytest.mark.parametrize("query, entity_id", [
     ("Chungking", "city:chongqing"), ("重庆", "city:chongqing"), ("city:chongqing", "city:chongqing"),
     ("Peking", "city:beijing"), ("Canton", "city:guangzhou"), ("Tientsin", "city:tianjin"),

@@ -154,3 +154,21 @@ def test_share_of_voice_and_breakdowns(store):
     assert [r["key"] for r in queries.breakdown(store.conn, "brand:byd", since, "country")["rows"]] == ["GB", "US"]
     with pytest.raises(ValueError):
         queries.breakdown(store.conn, "brand:byd", since, "planet")
+
+
+def test_rank_rollup_counts_sub_brands_for_their_parent(store):
+    """A WeChat mention counts for WeChat, and with the rollup for Tencent (outlets once per group)."""
+    from nlp.entities.catalogue import load_catalogue
+
+    catalogue = load_catalogue()
+    store.write([enriched(1, [("brand:wechat", 0.5)], 1, outlet="O1"), enriched(2, [("brand:tencent", -0.5)], 1, outlet="O1"),
+                 enriched(3, [("brand:wechat", 0.5)], 2, outlet="O2"), enriched(4, [("brand:byd", 0.2)], 2, outlet="O3")])
+    since = NOW - timedelta(days=30)
+    plain = {r["entity_id"]: r["mentions"] for r in queries.rank(store.conn, {}, since, "brand", now=NOW)["rows"]}
+    assert plain == {"brand:wechat": 2, "brand:tencent": 1, "brand:byd": 1}
+    rolled = queries.rank(store.conn, {"brand:tencent": "Tencent"}, since, "brand", now=NOW,
+                          rollup=catalogue.rollup("brand"))
+    rows = {r["entity_id"]: r for r in rolled["rows"]}
+    assert rolled["rollup"] is True and set(rows) == {"brand:tencent", "brand:byd"}
+    t = rows["brand:tencent"]
+    assert (t["name"], t["mentions"], t["outlets"], t["sentiment_mean"]) == ("Tencent", 3, 2, pytest.approx(0.1667, abs=1e-3))

@@ -69,6 +69,23 @@ class Catalogue:
     def of_type(self, kind: str) -> list[Entity]:
         return [e for e in self.entities.values() if e.type == kind]
 
+    def parent_of(self, entity_id: str) -> str | None:
+        parent = self.entities[entity_id].attrs.get("parent") if entity_id in self.entities else None
+        return parent if parent in self.entities else None
+
+    def rollup(self, kind: str = "brand") -> dict[str, str]:
+        """Each entity of ``kind`` with a parent -> its topmost ancestor (WeChat -> Tencent, Haval ->
+        Great Wall Motor): what ``rank --rollup`` counts a mention for."""
+        out = {}
+        for e in self.of_type(kind):
+            top, seen = e.id, {e.id}
+            while (up := self.parent_of(top)) and up not in seen:
+                top = up
+                seen.add(up)
+            if top != e.id:
+                out[e.id] = top
+        return out
+
     def resolve(self, query: str) -> Entity | None:
         """An entity by id, name or any alias (case-insensitive): 'city:chongqing', 'Chungking', '重庆'."""
         q = query.strip()

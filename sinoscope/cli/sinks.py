@@ -81,12 +81,16 @@ def trend(entity: str = typer.Argument(..., help="Entity id or any alias: city:c
 @app.command()
 def rank(kind: str = typer.Option("city", "--type", help="city or brand"),
          since: str = typer.Option("90d", "--since"), limit: int = typer.Option(20, "--limit"),
-         duplicates: bool = typer.Option(False, "--duplicates"), as_json: bool = typer.Option(False, "--json")) -> None:
+         duplicates: bool = typer.Option(False, "--duplicates"), as_json: bool = typer.Option(False, "--json"),
+         rollup: bool = typer.Option(False, "--rollup", help="Count sub-brands and platforms for their parent "
+                                                             "(a WeChat mention counts for Tencent).")) -> None:
     """The overseas-influence ranking: presence, breadth, tone and growth combined (see README)."""
     from nlp.entities.catalogue import load_catalogue
 
-    names = {e.id: e.name for e in load_catalogue(state.settings.nlp.catalogues).entities.values()}
-    out = _ask("rank", names, _since(since), kind, include_duplicates=duplicates, limit=limit)
+    catalogue = load_catalogue(state.settings.nlp.catalogues)
+    names = {e.id: e.name for e in catalogue.entities.values()}
+    out = _ask("rank", names, _since(since), kind, include_duplicates=duplicates, limit=limit,
+               **({"rollup": catalogue.rollup(kind)} if rollup else {}))
     if as_json:
         print(json.dumps(out, ensure_ascii=False))
         return
