@@ -31,11 +31,12 @@ class Tagged:
     mentions: list[Mention]
     mention_sentiment: list[Prediction | None] = field(default_factory=list)
     field_of: list[str] = field(default_factory=list)  # "title" or "text" per mention
+    in_names: list[Mention] = field(default_factory=list)  # cities inside a proper name: not mentions
 
     def as_dict(self) -> dict:
         out = {"language": self.language,
                "sentiment": self.sentiment.as_dict() if self.sentiment else None,
-               "mentions": []}
+               "mentions": [], "in_names": [m.as_dict() for m in self.in_names]}
         for m, s, f in zip(self.mentions, self.mention_sentiment, self.field_of or ["text"] * len(self.mentions)):
             d = m.as_dict()
             d["field"] = f
@@ -92,12 +93,15 @@ class Tagger:
         detected = dict(zip(missing, detect_many([f"{docs[i][0]}\n{docs[i][1]}" for i in missing])))
         for k, (title, text, language) in enumerate(docs):
             lang = language or detected[k]
-            mentions, fields = [], []
+            mentions, fields, in_names = [], [], []
             for name, body in (("title", title), ("text", text)):
                 for m in self.finder.find(body):
-                    mentions.append(m)
-                    fields.append(name)
-            results.append(Tagged(lang, None, mentions, [None] * len(mentions), fields))
+                    if m.sense and m.sense.startswith("in-name:"):
+                        in_names.append(m)
+                    else:
+                        mentions.append(m)
+                        fields.append(name)
+            results.append(Tagged(lang, None, mentions, [None] * len(mentions), fields, in_names))
         if not self._want_sentiment:
             return results
         # one batch for the transformer across all documents

@@ -78,6 +78,41 @@ def test_sub_brands_and_platforms_are_entities_of_their_own(finder, text, expect
     assert tags(finder, text) == expected
 
 
+@pytest.mark.parametrize("text, kind", [
+    ("He studied at Wuhan University before joining Huawei.", "institution"),
+    ("The company filed with the Hong Kong Stock Exchange on Monday.", "exchange"),
+    ("SMIC is listed on both the Shanghai and Hong Kong stock exchanges.", "exchange"),
+    ("Buyers crowded the Canton Fair this spring.", "event"),
+    ("The Qingdao International Beer Festival drew six million visitors.", "event"),
+    ("The Treaty of Nanking ended the war.", "event"),
+    ("According to the Shanghai Daily, prices rose.", "media"),
+    ("Flights from Beijing Capital International Airport were cancelled.", "building"),
+    ("The Hefei-Fuzhou high-speed railway opened in 2015.", "building"),
+    ("Qingdao Haier bought the appliance maker.", "company"),
+    ("Cosco Shipping Tanker (Dalian) Co was sanctioned.", "company"),
+    ("The Hong Kong dollar weakened.", "currency"),
+    ("他毕业于北京大学。", "institution"),
+])
+def test_a_city_inside_a_name_is_not_a_mention_but_a_labelled_sense(catalogue, text, kind):
+    from nlp.tagger import Tagger
+
+    tagged = Tagger(catalogue, sentiment=False).tag(text)
+    assert [m.type for m in tagged.mentions if m.type == "city"] == []
+    assert tagged.in_names and all(m.sense == f"in-name:{kind}" for m in tagged.in_names if m.type == "city")
+    assert tagged.as_dict()["in_names"][0]["sense"] == f"in-name:{kind}"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("The Qingdao-based company hired a Hong Kong artist.", [("Qingdao", "city:qingdao"), ("Hong Kong", "city:hongkong")]),
+    ("Shares listed in Hong Kong rose; the university in Beijing reopened.",
+     [("Hong Kong", "city:hongkong"), ("Beijing", "city:beijing")]),
+    ("BYD opened a plant in Shenzhen City last year.", [("BYD", "brand:byd"), ("Shenzhen", "city:shenzhen")]),
+])
+def test_descriptive_uses_of_a_city_still_count(finder, text, expected):
+    assert [(t, e) for t, e in tags(finder, text)] == expected
+    assert all(m.sense is None for m in finder.find(text))
+
+
 @pytest.mark.parametrize("query, entity_id", [
     ("Chungking", "city:chongqing"), ("重庆", "city:chongqing"), ("city:chongqing", "city:chongqing"),
     ("Peking", "city:beijing"), ("Canton", "city:guangzhou"), ("Tientsin", "city:tianjin"),

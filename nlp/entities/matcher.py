@@ -62,7 +62,7 @@ class Mention:
     sentence: str
     sentence_start: int
     alias_kind: str = "name"
-    sense: str | None = None  # "government" for a capital standing for the state
+    sense: str | None = None  # "government" (a capital standing for the state), "in-name:<kind>" (Canton Fair)
 
     def as_dict(self) -> dict:
         out = {"entity_id": self.entity_id, "name": self.name, "type": self.type, "text": self.text,
@@ -171,6 +171,10 @@ class MentionFinder:
             mentions.append(Mention(entity.id, entity.name, entity.type, text[start:end], start, end,
                                     raw.strip(), lo + lead, alias.kind, sense))
         mentions.sort(key=lambda m: m.start)
+        for m, nxt in zip(mentions, mentions[1:]):  # Qingdao Haier, Wuliangye Yibin: the company's name
+            if text[m.end:nxt.start] == " " and {m.type, nxt.type} == {"city", "brand"}:
+                city = m if m.type == "city" else nxt
+                city.sense = city.sense or "in-name:company"
         return mentions
 
     def _choose(self, text: str, start: int, end: int, items: tuple, sentences: Sentences):
@@ -206,6 +210,9 @@ class MentionFinder:
             return None
         alias = min(candidates, key=lambda a: a.needs_context)  # a plain alias beats a context-only one
         entity = self.catalogue[alias.entity_id]
+        kind = rules.in_name(before, after, zh) if entity.type == "city" else None
+        if kind:
+            return alias, f"in-name:{kind}"
         sense = "government" if entity.id == "city:beijing" and rules.is_government(before, after) else None
         return alias, sense
 

@@ -9,7 +9,13 @@ Each rule looks only at the match and its sentence, so it is cheap and testable:
   小米 "millet", 美的 "beautiful"): they count only with a cue of the entity's sector in the
   same sentence;
 - one alias, two entities: Tsingtao the beer vs Qingdao the city, Changan the carmaker vs
-  Chang'an the ancient name of Xi'an.
+  Chang'an the ancient name of Xi'an;
+- a city inside the proper name of an institution, newspaper, exchange, event, building or
+  company (Peking University, Shanghai Daily, Hong Kong Stock Exchange, Canton Fair, Beijing
+  Capital International Airport, Qingdao Haier) is not a mention of the city: ``in_name`` says
+  which kind of name, kept as the mention's sense ``in-name:<kind>`` so that an analyst who wants
+  a city's fairs and home brands to count can still find them. Descriptive uses count as the city
+  ("Qingdao-based", "a Hong Kong artist", "listed in Hong Kong").
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ _AFTER_FOREIGN = re.compile(
     r"^,?\s+(?:Ohio|Georgia|Michigan|Massachusetts|Mass\.|Mississippi|Connecticut|Illinois|New York|N\.Y\.|Texas|"
     r"South Dakota|North Carolina|Missouri|Kentucky|Maine|Oklahoma|Pennsylvania|South Korea|Korea|Gyeonggi|"
     r"Taiwan|Japan|Malaysia|Indonesia|Philippines|Vietnam)\b")
-_ZH_AFTER = re.compile(r"^(?:路|街|大道|省)")
+_ZH_AFTER = re.compile(r"^(?:路|街|大道|省|区|區)")
 _CAR = re.compile(r"\b(?:Automobile|Auto|Motors?|Ford|Mazda|Deepal|Avatr|car|cars|carmakers?|automakers?|EVs?|"
                   r"electric|vehicles?|SUVs?|sedans?|dealers?|factory|plant)\b", re.I)
 _HISTORY = re.compile(r"\b(?:ancient|Tang|Han|Qin|Zhou|dynasty|dynasties|Silk Road|imperial|emperors?|"
@@ -61,6 +67,53 @@ _BEER = re.compile(r"^\s*(?:beer|beers|brewery|Brewery|brewer|lager|bottles?)\b"
 _CITY_BEFORE = re.compile(r"\b(?:in|at|to|from|near|port of|city of|occupied|German|Germans|known as|called|named)\s+$",
                           re.I)
 _CITY_AFTER = re.compile(r"^,\s*(?:China|Shandong)\b")
+
+# a city followed (after at most three capitalised words) by the head noun of a proper name
+_NAME_WORDS = r"(?:\s+(?:[A-Z0-9][\w'’.&-]*|of|and|for|&))*?"
+IN_NAME_AFTER = [(kind, re.compile(r"^" + _NAME_WORDS + r"\s+(?:" + heads + r")\b")) for kind, heads in (
+    ("institution", r"University|College|Institute|Academy|Hospital|Museum|Zoo|Library|Conservatory|Observatory|"
+                    r"School|Municipal|Commission|Bureau|Court|Customs|Administration|Authority|Consulate|Embassy"),
+    ("media", r"Daily|Evening News|News|Times|Post|Herald|Radio|Television|TV|Broadcasting|Weekly|Gazette|"
+              r"Today|Journal|Observer|Review|Magazine"),
+    ("exchange", r"Stock Exchange|Exchange|Futures Exchange|Stock Connect|Hang Seng|Index|[Ss]tock [Ee]xchanges?"),
+    ("event", r"Fair|Expo|Festival|Auto Show|Motor Show|Air Show|Airshow|Marathon|Olympics|Olympic Games|Games|"
+              r"Biennale|Film Festival|Book Fair|Fashion Week|Masters|Open|Summit|Forum|Massacre|Incident|"
+              r"Agreement|Accord|Treaty|Declaration|Consensus|Protocol|Convention"),
+    ("building", r"International Airport|Airport|Railway Station|Station|Tower|Stadium|Disneyland|Disney Resort|"
+                 r"Free Trade Zone|FTZ|Pilot Free Trade Zone|Center|Centre"),
+    ("company", r"Automobile|Automotive|Motors?|Airlines?|Airways|Group|Holdings?|Co\b|Co\.|Corp\b|Corp\.|"
+                r"Corporation|Company|Ltd|Limited|Inc\b|Pharmaceuticals?|Technolog(?:y|ies)|Electric|Electronics|"
+                r"Industr(?:y|ies)|Investment|Securities|Steel|Shipyard|Metro|Subway|Port Group|Brewery|FC|F\.C\."),
+)] + [("currency", re.compile(r"^\s+(?:dollars?|Dollars?|\$)"))]
+IN_NAME_BEFORE = re.compile(r"\b(?:(?P<event>Treaty|Convention|Battle|Siege)|University|Bank|Museum|Academy|Institute|"
+                            r"Polytechnic University|Port Authority) of\s+$")
+# inside a company's name after its other words: "LMC Automotive Shanghai", "Cosco Shipping Tanker (Dalian) Co"
+_AFTER_COMPANY_WORD = re.compile(r"\b(?:Automotive|Motors?|Shipping|Capital|Securities|Partners|Holdings)\s+$")
+_PARENTHESISED = (re.compile(r"\(\s*$"), re.compile(r"^\s*\)\s+[A-Z]"))
+# a hyphenated chain of places naming a route or crossing: the Hefei-Fuzhou high-speed railway,
+# the Hong Kong-Zhuhai-Macau Bridge, Ningbo-Zhoushan port
+_ROUTE_HEAD = re.compile(r"^(?:[-‐–][A-Z][\w'’]*(?:\s[A-Z][\w'’]*)?)*\s+(?:high-speed\s+)?(?:rail(?:way)?|Railway|Rail|"
+                         r"[Bb]ridge|[Ee]xpressway|[Hh]ighway|[Ll]ine|[Pp]ipeline|[Cc]anal|[Pp]ort|[Cc]orridor)\b")
+IN_NAME_ZH = re.compile(r"^(?:[\u4e00-\u9fff](?<!的)){0,4}?(?:大学|大學|日报|日報|晚报|晚報|时报|時報|商报|青年报|青年報|"
+                        r"电视台|電視台|证券交易所|證券交易所|交易所|车展|車展|博览会|博覽會|交易会|交易會|马拉松|馬拉松|"
+                        r"奥运会|奧運會|机场|機場|地铁|地鐵|啤酒节|啤酒節|电影节|電影節)")
+
+
+def in_name(before: str, after: str, zh: bool) -> str | None:
+    """The kind of proper name a city match sits inside (institution, media, exchange, event,
+    building, company, currency), or None when it names the city itself."""
+    if zh:
+        return "institution" if IN_NAME_ZH.match(after) else None
+    if m := IN_NAME_BEFORE.search(before):
+        return "event" if m.group("event") else "institution"
+    if re.match(r"^[-‐]based\b|^\s+(?:city|City)\b", after):
+        return None
+    if _AFTER_COMPANY_WORD.search(before) or (_PARENTHESISED[0].search(before) and _PARENTHESISED[1].match(after)):
+        return "company"
+    if (re.search(r"[A-Z][\w'’]*[-‐–]$", before) or re.match(r"^[-‐–][A-Z]", after)) and _ROUTE_HEAD.match(after):
+        return "building"
+    return next((kind for kind, pattern in IN_NAME_AFTER if pattern.match(after)), None)
+
 
 GOVERNMENT_AFTER = re.compile(
     r"^(?:'s\s+(?:government|leaders?|leadership|policy|policies|response|crackdown|stance|position|claims?|"
