@@ -43,14 +43,10 @@ def same(gold_name: str, pred_name: str) -> bool:
 
 
 def majority(sentiments: list[dict]) -> str:
-    """Mentions taken together: the polarity with more mentions (a neutral mention is a
-    reference, not a verdict); neutral when none is polar; a tie goes to the sign of the mean."""
-    labels = [s["label"] for s in sentiments]
-    pos, neg = labels.count("positive"), labels.count("negative")
-    if pos != neg:
-        return "positive" if pos > neg else "negative"
-    mean = sum(s["score"] for s in sentiments) / len(sentiments)
-    return "neutral" if pos == 0 or mean == 0 else ("positive" if mean > 0 else "negative")
+    """Mentions taken together (the scorer's rule, which is the tagger's: ``entity_label``)."""
+    from .tagger import entity_label
+
+    return entity_label([s["label"] for s in sentiments], [s["score"] for s in sentiments])
 
 
 def match(row: dict, result: dict) -> tuple[dict, list[tuple[str, str, str, str]], list[str]]:

@@ -9,6 +9,9 @@
   VADER on the sentence as a lexicon baseline for English.
 - Target sentiment on NewsMTSC ``rw-test`` and ``mt-dev`` (the model's own benchmark), with
   VADER on the sentence in the same table.
+- Real news about Chinese cities and brands (``../shared/data/citybrand`` dev, ``citybrand.py``):
+  entities per type and language, and the tone toward each entity, per article (``entities``) and
+  the mentions taken together, per language; scored as ``../shared/tools/score_citybrand.py`` does.
 """
 
 from __future__ import annotations
@@ -141,13 +144,26 @@ def newsmtsc(tagger, data_dir: Path | None) -> list[dict]:
     return out
 
 
-def evaluate(tagger, data_dir: Path | None) -> dict:
+def citybrand_dev(tagger, directory: Path | None = None) -> dict:
+    """The city/brand set's dev split, tagged as `sinoscope tag` tags a text (language detected)."""
+    from . import citybrand
+
+    rows = citybrand.load("dev", directory)
+    results = [t.as_dict() for t in tagger.tag_many([("", r["text"], None) for r in rows])]
+    return citybrand.score(rows, results)
+
+
+def evaluate(tagger, data_dir: Path | None, citybrand_dir: Path | None = None) -> dict:
     report = {"dev": entity_and_sentiment(tagger, "dev"), "test": entity_and_sentiment(tagger, "test")}
     try:
         report["newsmtsc"] = newsmtsc(tagger, data_dir)
     except FileNotFoundError as exc:
         report["newsmtsc"] = []
         report["newsmtsc_missing"] = str(exc)
+    try:
+        report["citybrand"] = citybrand_dev(tagger, citybrand_dir)
+    except FileNotFoundError as exc:
+        report["citybrand_missing"] = str(exc)
     return report
 
 
@@ -174,4 +190,18 @@ def render(report: dict):
                   f"{r['macro_f1']:.3f}", "")
     if report.get("newsmtsc_missing"):
         t.add_row("NewsMTSC", report["newsmtsc_missing"], "", "", "", "", "")
+    cb = report.get("citybrand")
+    if cb:
+        label = f"real news dev ({cb['passages']})"
+        for etype, by_lang in cb["entities"].items():
+            for lang, e in by_lang.items():
+                if e["gold"] and e["precision"] is not None:
+                    t.add_row(label, f"entity {etype}", lang, str(e["gold"]), f"{e['precision']:.3f}",
+                              f"{e['recall']:.3f}", "")
+        for group, tone in cb["tone"].items():  # article-level (the JSON also has the mentions taken together)
+            x = tone["article"]
+            if x["n"]:
+                t.add_row(label, "tone per entity", group, str(x["n"]), f"{x['accuracy']:.3f}", f"{x['macro_f1']:.3f}", "")
+    if report.get("citybrand_missing"):
+        t.add_row("real news (city/brand)", report["citybrand_missing"], "", "", "", "", "")
     return t

@@ -94,6 +94,16 @@ class MentionRecord(BaseModel):
     sense: str | None = Field(None, description="'government' when a capital stands for the state.")
 
 
+class EntityTone(BaseModel):
+    """How one article portrays one entity: its mentions taken together (``nlp.tagger.entity_label``)."""
+
+    entity_id: str
+    name: str
+    type: Literal["city", "brand"]
+    sentiment: Sentiment | None = None
+    mentions: int = Field(ge=1, description="Mentions of the entity in the article it rests on.")
+
+
 class Enriched(Message):
     """An article with its language, overall sentiment and mentions (topic "enriched")."""
 
@@ -102,6 +112,7 @@ class Enriched(Message):
     language: str
     sentiment: Sentiment | None = None
     mentions: list[MentionRecord] = Field(default_factory=list)
+    entities: list[EntityTone] = Field(default_factory=list, description="The article's tone toward each entity.")
     model: str | None = None
     enriched_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 

@@ -58,6 +58,10 @@ def test_enriches_articles_and_dead_letters_poison(settings, tagger):
     assert byd.mentions[2].sentence == "Chengdu welcomed tourists."
     assert len({m.id for m in byd.mentions}) == 3 and all(m.id.startswith(good[0].id) for m in byd.mentions)
     assert byd.language == "en"
+    # the article's tone toward each entity: one row per entity, resting on its mentions
+    assert [(e.entity_id, e.mentions) for e in byd.entities] == [("brand:byd", 2), ("city:chengdu", 1)]
+    chengdu, mention = byd.entities[1], byd.mentions[2]
+    assert (chengdu.sentiment and chengdu.sentiment.label) == (mention.sentiment and mention.sentiment.label)
 
     dead = read(bus, settings.bus.topics.dead_letter)
     reasons = sorted(d["reason"].split(":")[0] for d in dead)

@@ -158,3 +158,15 @@ def test_nlp_targets_keeps_order_and_fields(tmp_path):
     lines = [json.loads(x) for x in out.splitlines()]
     assert [x["id"] for x in lines] == ["a", "b"] and lines[0]["extra"] == 1
     assert lines[0]["sentiment"]["label"] == "negative" and lines[1]["sentiment"]["label"] == "positive"
+
+
+@pytest.mark.parametrize("labels, scores, expected", [
+    (["neutral", "neutral"], [0.1, -0.05], "neutral"),            # only references: neutral
+    (["negative", "neutral", "neutral"], [-0.6, 0.0, 0.1], "negative"),  # one verdict among references
+    (["positive", "negative", "positive"], [0.5, -0.9, 0.4], "positive"),  # more positive mentions
+    (["positive", "negative"], [0.3, -0.8], "negative"),           # a tie goes to the sign of the mean
+])
+def test_an_entitys_mentions_taken_together(labels, scores, expected):
+    from nlp.tagger import entity_label
+
+    assert entity_label(labels, scores) == expected

@@ -170,12 +170,15 @@ def nlp_train(
 @nlp_app.command("eval")
 def nlp_eval(
     data: Optional[Path] = typer.Option(None, "--data", help="NewsMTSC directory (default ../shared/data/newsmtsc)."),
+    citybrand_dir: Optional[Path] = typer.Option(None, "--citybrand-dir",
+                                                 help="City/brand news set (default ../shared/data/citybrand)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """One table: entity precision/recall per type, mention sentiment per language, NewsMTSC scores."""
+    """One table: entity precision/recall per type, mention sentiment per language, NewsMTSC scores,
+    and entities and tone per entity on real city/brand news (dev)."""
     from nlp.evaluate import evaluate, render
 
-    report = evaluate(_tagger(), data or state.settings.nlp.newsmtsc_dir)
+    report = evaluate(_tagger(), data or state.settings.nlp.newsmtsc_dir, citybrand_dir)
     if as_json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
     else:
