@@ -115,6 +115,23 @@ class ElasticQueries:
                         "sentence": src.get("sentence")})
         return {"entity_id": entity_id, "negative": negative, "stories": out}
 
+    def texts(self, since: datetime, limit: int = 20_000) -> list[tuple[str, str]]:
+        """The same as ``queries.texts``: titles and summaries, then mention sentences, newest first."""
+        out: list[tuple[str, str]] = []
+        for index, fields in ((self.articles, ("title", "summary")), (self.mentions, ("sentence",))):
+            hits = self.es.search(index=index, query=self._filters(since, False), size=min(limit, 10_000),
+                                  sort=[{"published": "desc"}], source=[*fields, "outlet"], ignore_unavailable=True,
+                                  allow_no_indices=True).body["hits"]["hits"]
+            seen = set()
+            for h in hits:
+                src = h["_source"]
+                for f in fields:
+                    text = src.get(f)
+                    if text and (text, src.get("outlet")) not in seen:
+                        seen.add((text, src.get("outlet")))
+                        out.append((text, src.get("outlet") or ""))
+        return out[:limit]
+
     def share_of_voice(self, entities: dict[str, str], since: datetime, include_duplicates: bool = False) -> dict:
         q = self._filters(since, include_duplicates)
         q["bool"]["filter"].append({"terms": {"entity_id": list(entities)}})

@@ -160,6 +160,17 @@ def coverage(conn, since: datetime, by: str = "country", include_duplicates: boo
     return {"by": by, "rows": [{"key": k, "articles": n, "mentions": int(m or 0)} for k, n, m in rows]}
 
 
+def texts(conn, since: datetime, limit: int = 20_000) -> list[tuple[str, str]]:
+    """(text, outlet) of the period's stored titles, summaries and mention sentences, newest first:
+    what ``nlp discover`` reads (the store keeps no full text). Syndicated copies count once."""
+    return [(t, o) for t, o in conn.execute(
+        "SELECT t, outlet FROM (SELECT title AS t, outlet, published FROM articles WHERE published >= ? "
+        "AND duplicate_of IS NULL UNION ALL SELECT summary, outlet, published FROM articles WHERE published >= ? "
+        "AND duplicate_of IS NULL UNION ALL SELECT DISTINCT sentence, outlet, published FROM mentions "
+        "WHERE published >= ? AND duplicate_of IS NULL) WHERE t IS NOT NULL AND t <> '' ORDER BY published DESC LIMIT ?",
+        [since, since, since, limit]).fetchall()]
+
+
 def totals(conn, since: datetime, include_duplicates: bool = False) -> dict:
     """What a period's figures cover: articles, mentions, sources, outlets, duplicates."""
     a = conn.execute(

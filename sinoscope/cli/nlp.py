@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .core import (
     BootstrapOpt,
     BusOpt,
+    _ask,
     _bus_overrides,
+    _since,
     app,
     console,
     err,
@@ -209,3 +212,30 @@ def nlp_entities(
         t.add_row(e.id, e.name, e.type, ", ".join(a.text for a in e.aliases[:8]))
     console.print(t)
     console.print(f"{len(entities)} entities")
+
+
+@nlp_app.command("discover")
+def nlp_discover(
+    since: str = typer.Option("7d", "--since", help="The period to read: 7d, 30d, an ISO date."),
+    min_count: int = typer.Option(1, "--min-count", help="Proposals seen fewer times are left out."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Organisations in recent coverage that look Chinese (named as Chinese or China-based, or with a
+    Chinese place in their registered name) and are not in the catalogue, with a line to add each."""
+    from nlp.discover import Discoverer
+
+    docs = _ask("texts", _since(since))
+    found = [c.as_dict() for c in Discoverer(_tagger(sentiment=False).catalogue).scan(docs) if c.count >= min_count]
+    if as_json:
+        print(json.dumps({"since": since, "texts": len(docs), "candidates": found}, ensure_ascii=False))
+        return
+    if not found:
+        console.print(f"no unknown Chinese company found in {len(docs)} stored titles, summaries and sentences")
+        return
+    t = Table("name", "seen", "outlets", "why", "example", title=f"not in the catalogue, since {since}")
+    for c in found:
+        t.add_row(escape(c["name"]), str(c["count"]), escape(", ".join(c["outlets"][:3])), c["evidence"],
+                  escape(c["examples"][0][:100]))
+    console.print(t)
+    console.print("add one to a user catalogue (setting nlp.catalogues) with its line, e.g.:")
+    console.print(escape(found[0]["catalogue_line"]), highlight=False)
