@@ -48,6 +48,21 @@ SECTOR_CUES = {
     "sportswear": "sportswear sneakers shoes trainers apparel brand stores",
     "ai": "AI model models chatbot startup",
 }
+# the same sectors in the other languages of overseas coverage (German, French, Spanish, Italian,
+# Portuguese; Japanese and Korean are matched as substrings like Chinese): an ambiguous brand name
+# in a non-English sentence needs a cue too, and English cues never appear there
+SECTOR_CUES_OTHER = {
+    "electronics": "Handy Smartphone Smartphones téléphone smartphone smartphones teléfono teléfonos móvil móviles "
+                   "telefono telefoni cellulare celular celulares marca marque Marke Hersteller fabricant fabricante "
+                   "スマホ スマートフォン 端末 스마트폰 휴대폰",
+    "autos": "Auto Autos Fahrzeug Fahrzeuge Elektroauto Elektroautos Autobauer Hersteller Marke Modell voiture voitures "
+             "véhicule véhicules constructeur marque modèle coche coches vehículo vehículos automóvil automotriz "
+             "fabricante marca modelo auto veicolo veicoli casa automobilistica carro carros veículo veículos "
+             "montadora 車 自動車 電気自動車 EV 자동차 전기차 완성차",
+    "e-commerce": "Online-Händler Plattform plateforme plataforma piattaforma commerce électronique comercio "
+                  "electrónico 通販 電子商取引 이커머스 쇼핑",
+    "food & beverage": "Getränk bière boisson bebida cerveza bevanda birra bebida cerveja 飲料 ビール 음료 맥주",
+}
 ZH_CUES = ("公司 集团 品牌 手机 汽车 新车 电动车 股价 股票 上市 发布 推出 销量 市场 门店 产品 电器 空调 "
            "冰箱 科技 雷军 车型 工厂 用户 订单 营收 财报").split()
 
@@ -127,9 +142,10 @@ GOVERNMENT_BEFORE = re.compile(
 
 
 def has_cue(sentence: str, cues: tuple[str, ...] | list[str], sector: str | None, zh: bool) -> bool:
+    other = SECTOR_CUES_OTHER.get(sector or "", "").split()
     if zh:
-        return any(c in sentence for c in (*cues, *ZH_CUES))
-    words = list(cues) + SECTOR_CUES.get(sector or "", "").split()
+        return any(c in sentence for c in (*cues, *ZH_CUES, *other))
+    words = list(cues) + SECTOR_CUES.get(sector or "", "").split() + other
     return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", sentence) for w in words)
 
 
