@@ -77,13 +77,13 @@ class Candidate:
 
 
 class Discoverer:
-    """Finds candidate names in texts; ``known`` excludes what the catalogue already tags."""
+    """Finds candidate names in texts, leaving out what the catalogue already tags."""
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, finder=None) -> None:
         from .entities.matcher import MentionFinder
 
         self.catalogue = catalogue
-        self.finder = MentionFinder(catalogue)
+        self.finder = finder or MentionFinder(catalogue)
         self.places = {a.text: e.id for e in catalogue.of_type("city") for a in e.aliases if a.text[:1].isupper()}
 
     def candidates(self, text: str) -> list[tuple[str, str, str | None]]:
@@ -112,6 +112,22 @@ class Discoverer:
         if self.catalogue.resolve(name) or name in self.places or name in _PROVINCES:
             return False
         return not any(m.type == "brand" for m in self.finder.find(name))
+
+    def unlisted(self, text: str, sentences) -> list:
+        """Mentions of the companies this text itself calls Chinese but the catalogue lacks (every
+        occurrence of each name), as brands with the id ``brand:unlisted:<slug>``."""
+        from .entities.matcher import Mention
+
+        out = []
+        for name, _, _ in self.candidates(text):
+            slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+            for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
+                lo, hi = sentences.around(m.start(), m.end())
+                raw = text[lo:hi]
+                lead = len(raw) - len(raw.lstrip())
+                out.append(Mention(f"brand:unlisted:{slug}", name, "brand", name, m.start(), m.end(), raw.strip(),
+                                   lo + lead, "unlisted"))
+        return out
 
     def scan(self, docs) -> list[Candidate]:
         """docs: (text, outlet) pairs; proposals ordered by count, then name."""

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Sequence
 
 from .entities.catalogue import Catalogue, load_catalogue
-from .entities.matcher import Mention, MentionFinder
+from .discover import Discoverer
+from .entities.matcher import Mention, MentionFinder, Sentences
 from .language import detect_many
 from .sentiment.lexicon import LEXICONS, lexicon_sentiment
 from .sentiment.model import Prediction
@@ -100,6 +101,7 @@ class Tagger:
                  sentiment: bool = True, threads: int | None = None, precision: str = "auto") -> None:
         self.catalogue = catalogue or load_catalogue(extra_catalogues)
         self.finder = MentionFinder(self.catalogue)
+        self.discoverer = Discoverer(self.catalogue, self.finder)
         self._want_sentiment = sentiment
         self._threads = threads
         self._precision = precision
@@ -119,6 +121,16 @@ class Tagger:
         and without bf16 give slightly different scores; this says which)."""
         return f"{self.model.name}/{self.model.precision}" if self.model else None
 
+    def find(self, text: str) -> list[Mention]:
+        """Catalogued mentions, plus companies the text itself calls Chinese that no catalogue
+        lists (``discover.unlisted``); a city inside such a name is that name's, not the city's."""
+        found = self.finder.find(text)
+        unlisted = self.discoverer.unlisted(text, Sentences(text)) if text else []
+        for m in found:
+            if any(u.start <= m.start and m.end <= u.end for u in unlisted):
+                m.sense = m.sense or "in-name:company"
+        return sorted(found + unlisted, key=lambda m: m.start)
+
     def tag(self, text: str, title: str = "", language: str | None = None) -> Tagged:
         return self.tag_many([(title, text, language)])[0]
 
@@ -131,7 +143,7 @@ class Tagger:
             lang = language or detected[k]
             mentions, fields, in_names = [], [], []
             for name, body in (("title", title), ("text", text)):
-                for m in self.finder.find(body):
+                for m in self.find(body):
                     if m.sense and m.sense.startswith("in-name:"):
                         in_names.append(m)
                     else:

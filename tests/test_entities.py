@@ -251,3 +251,17 @@ def test_bad_user_catalogue_names_the_file(tmp_path):
     bad.write_text("brands:\n  - {name: no id}\n")
     with pytest.raises(CatalogueError, match="bad.yaml"):
         load_catalogue([bad])
+
+
+def test_companies_the_text_calls_chinese_are_tagged_even_when_no_catalogue_lists_them(catalogue):
+    from nlp.tagger import Tagger
+
+    tagger = Tagger(catalogue, sentiment=False)
+    t = tagger.tag("Chinese carmaker Kaixin Auto will list in New York. Kaixin Auto sold 2,000 cars. "
+                   "Regulators fined Changzhou Shenrong Metal Technology, and Changzhou officials said BYD was not involved.")
+    assert [(m.text, m.entity_id) for m in t.mentions] == [
+        ("Kaixin Auto", "brand:unlisted:kaixin-auto"), ("Kaixin Auto", "brand:unlisted:kaixin-auto"),
+        ("Changzhou Shenrong Metal Technology", "brand:unlisted:changzhou-shenrong-metal-technology"),
+        ("Changzhou", "city:changzhou"), ("BYD", "brand:byd")]
+    assert [(m.text, m.sense) for m in t.in_names] == [("Changzhou", "in-name:company")]
+    assert tagger.tag("Chinese carmaker BYD said so.").mentions[0].entity_id == "brand:byd"  # catalogued wins
