@@ -37,6 +37,8 @@ PATTERNS = [
 # a Chinese place at the head of a registered company name: Changzhou Shenrong Metal Technology
 _PLACE_NAME = re.compile(rf"(?P<name>(?P<place>[A-Z][a-z]+)(?:[ \t]+{_WORD}){{1,5}}?[ \t]+{_COMPANY_WORD})\b"
                          r"(?![ \t]+(?:Expo|Show|Fair|Festival|City|Park|Zone|Industrial|Vehicle|Center|Centre|Index|Port))")
+_ORIGIN_WORDS = ("Chin", "mainland", "-based", "-listed")
+_HAS_COMPANY_WORD = re.compile(rf"\b{_COMPANY_WORD}\b")
 _PROVINCES = {"Anhui", "Fujian", "Gansu", "Guangdong", "Guangxi", "Guizhou", "Hainan", "Hebei", "Heilongjiang", "Henan",
               "Hubei", "Hunan", "Jiangsu", "Jiangxi", "Jilin", "Liaoning", "Ningxia", "Qinghai", "Shaanxi", "Shandong",
               "Shanxi", "Sichuan", "Tibet", "Xinjiang", "Yunnan", "Zhejiang"}
@@ -89,13 +91,14 @@ class Discoverer:
     def candidates(self, text: str) -> list[tuple[str, str, str | None]]:
         """(name, evidence, home city id) for each proposal in ``text``."""
         found: list[tuple[str, str, str | None]] = []
-        for pattern in PATTERNS:
+        origin = any(w in text for w in _ORIGIN_WORDS)  # cheap tests first: most texts have no candidate
+        for pattern in PATTERNS if origin else ():
             for m in pattern.finditer(text):
                 based = m.groupdict().get("based")
                 if based and based not in self.places and based not in _PROVINCES:
                     continue  # São Paulo-based: not a Chinese place
                 found.append((_clean(m.group("name")), "named as Chinese", self.places.get(based or "")))
-        for m in _PLACE_NAME.finditer(text):
+        for m in _PLACE_NAME.finditer(text) if _HAS_COMPANY_WORD.search(text) else ():
             place = m.group("place")
             if place in self.places or place in _PROVINCES:
                 found.append((_clean(m.group("name")), f"Chinese place {place} in its name", self.places.get(place)))
@@ -113,13 +116,15 @@ class Discoverer:
             return False
         return not any(m.type == "brand" for m in self.finder.find(name))
 
-    def unlisted(self, text: str, sentences) -> list:
+    def unlisted(self, text: str) -> list:
         """Mentions of the companies this text itself calls Chinese but the catalogue lacks (every
         occurrence of each name), as brands with the id ``brand:unlisted:<slug>``."""
-        from .entities.matcher import Mention
+        from .entities.matcher import Mention, Sentences
 
         out = []
-        for name, _, _ in self.candidates(text):
+        names = self.candidates(text)
+        sentences = Sentences(text) if names else None
+        for name, _, _ in names:
             slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
             for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
                 lo, hi = sentences.around(m.start(), m.end())

@@ -23,7 +23,7 @@ from typing import Sequence
 
 from .entities.catalogue import Catalogue, load_catalogue
 from .discover import Discoverer
-from .entities.matcher import Mention, MentionFinder, Sentences
+from .entities.matcher import Mention, MentionFinder
 from .language import detect_many
 from .sentiment.lexicon import LEXICONS, lexicon_sentiment
 from .sentiment.model import Prediction
@@ -125,7 +125,7 @@ class Tagger:
         """Catalogued mentions, plus companies the text itself calls Chinese that no catalogue
         lists (``discover.unlisted``); a city inside such a name is that name's, not the city's."""
         found = self.finder.find(text)
-        unlisted = self.discoverer.unlisted(text, Sentences(text)) if text else []
+        unlisted = self.discoverer.unlisted(text) if text else []
         for m in found:
             if any(u.start <= m.start and m.end <= u.end for u in unlisted):
                 m.sense = m.sense or "in-name:company"
