@@ -55,7 +55,8 @@ def make_processor(tagger: Tagger, settings: Settings):
                 for m, s, f in zip(t.mentions, t.mention_sentiment, t.field_of)
             ]
             enriched = Enriched(article=article, language=t.language, sentiment=_sentiment(t.sentiment),
-                                mentions=mentions, entities=entity_tones(t.mentions, t.mention_sentiment),
+                                mentions=mentions, entities=entity_tones(t.mentions, t.mention_sentiment,
+                                                                          t.entity_sentiment),
                                 model=tagger.model_name)
             result.outputs.append((out_topic, article.id, enriched.to_json()))
         return result

@@ -26,7 +26,8 @@ from .discover import Discoverer
 from .entities.matcher import Mention, MentionFinder
 from .language import detect_many
 from .sentiment.lexicon import LEXICONS, lexicon_sentiment
-from .sentiment.model import Prediction
+from .sentiment.domain import entity_input
+from .sentiment.model import Prediction, marked
 
 NEUTRAL_BAND = 0.15
 MAX_CONTEXT = 400  # characters of sentence kept around a mention for the model
@@ -40,6 +41,7 @@ class Tagged:
     mention_sentiment: list[Prediction | None] = field(default_factory=list)
     field_of: list[str] = field(default_factory=list)  # "title" or "text" per mention
     in_names: list[Mention] = field(default_factory=list)  # cities inside a proper name: not mentions
+    entity_sentiment: dict[str, Prediction] = field(default_factory=dict)  # the model's own, where it reads entities
 
     def as_dict(self) -> dict:
         out = {"language": self.language,
@@ -50,7 +52,7 @@ class Tagged:
             d["field"] = f
             d["sentiment"] = s.as_dict() if s else None
             out["mentions"].append(d)
-        out["entities"] = entity_tones(self.mentions, self.mention_sentiment)
+        out["entities"] = entity_tones(self.mentions, self.mention_sentiment, self.entity_sentiment)
         return out
 
 
@@ -67,16 +69,18 @@ def entity_label(labels: Sequence[str], scores: Sequence[float]) -> str:
     return "neutral" if pos == 0 or mean == 0 else ("positive" if mean > 0 else "negative")
 
 
-def entity_tones(mentions: Sequence[Mention], preds: Sequence[Prediction | None]) -> list[dict]:
-    """One row per entity found: its article-level tone and how many mentions it rests on."""
+def entity_tones(mentions: Sequence[Mention], preds: Sequence[Prediction | None],
+                 scored_whole: dict[str, Prediction] | None = None) -> list[dict]:
+    """One row per entity found: its article-level tone and how many mentions it rests on. Where
+    the model read all of an entity's mentions at once (``scored_whole``), that is its tone."""
     groups: dict[str, list[tuple[Mention, Prediction | None]]] = {}
     for m, p in zip(mentions, preds):
         groups.setdefault(m.entity_id, []).append((m, p))
     out = []
     for entity_id, items in groups.items():
         scored = [p for _, p in items if p is not None]
-        sentiment = None
-        if scored:
+        sentiment = (scored_whole or {}).get(entity_id)
+        if sentiment is None and scored:
             label = entity_label([p.label for p in scored], [p.score for p in scored])
             agree = [p.confidence for p in scored if p.label == label] or [p.confidence for p in scored]
             sentiment = Prediction(label, sum(p.score for p in scored) / len(scored), sum(agree) / len(agree))
@@ -170,14 +174,31 @@ class Tagger:
             else:
                 queue.append((d, -1))
                 inputs.append((title, 0, len(title)))
-        if inputs:
-            unique = list(dict.fromkeys(inputs))
-            preds = dict(zip(unique, self.model.predict(unique)))
-            for (d, k), item in zip(queue, inputs):
+        # a model trained to read an entity's mentions together (train --domain-only) scores each
+        # entity of a transformer-language article once more, on all its mentions at once
+        whole: list[tuple[int, str]] = []
+        if self.model.entity_context:
+            for d, r in enumerate(results):
+                if r.language in LEXICONS:
+                    continue
+                groups: dict[str, list[Mention]] = {}
+                for m in r.mentions:
+                    groups.setdefault(m.entity_id, []).append(m)
+                for entity_id, ms in groups.items():
+                    text, spans = entity_input(ms)
+                    whole.append((d, entity_id))
+                    inputs.append((text, tuple(spans)))
+        marked_inputs = [x if isinstance(x[1], tuple) else marked(*x) for x in inputs]
+        if marked_inputs:
+            unique = list(dict.fromkeys(marked_inputs))
+            preds = dict(zip(unique, self.model.predict_marked(unique)))
+            for (d, k), item in zip(queue, marked_inputs):
                 if k >= 0:
                     results[d].mention_sentiment[k] = preds[item]
                 else:
                     results[d].sentiment = preds[item]
+            for (d, entity_id), item in zip(whole, marked_inputs[len(queue):]):
+                results[d].entity_sentiment[entity_id] = preds[item]
         for r in results:
             scored = [p for p in r.mention_sentiment if p is not None]
             if scored:

@@ -141,3 +141,60 @@ def test_student_learns_soft_targets_over_its_labels():
     model.load_state_dict(state)
     probs = train_mod.predict_probs(model, tokenizer, items)
     assert all(p[2] > 0.5 for p in probs), probs
+
+
+def test_entity_input_marks_every_mention_of_the_entity_in_text_order():
+    from nlp.entities.catalogue import load_catalogue
+    from nlp.entities.matcher import MentionFinder
+    from nlp.sentiment.domain import entity_input
+
+    finder = MentionFinder(load_catalogue())
+    text = "BYD sold 10,000 cars in Hungary. Chengdu grew fast. Later BYD said BYD shares rose on the news."
+    byd = [m for m in finder.find(text) if m.entity_id == "brand:byd"]
+    marked_text, spans = entity_input(byd)
+    assert marked_text == "@ BYD @ sold 10,000 cars in Hungary. Later @ BYD @ said @ BYD @ shares rose on the news."
+    assert [marked_text[a:b] for a, b in spans] == ["BYD", "BYD", "BYD"]
+    long = "Analysts said " + "the market was calm and " * 40 + "Geely gained."
+    [geely] = finder.find(long)
+    cropped, [(a, b)] = entity_input([geely])
+    assert len(cropped) <= 260 and cropped[a:b] == "Geely" and cropped.endswith("@ Geely @ gained.")
+
+
+def test_citybrand_items_label_each_found_entity_and_skip_mixed_and_names():
+    from nlp.entities.catalogue import load_catalogue
+    from nlp.entities.matcher import MentionFinder
+    from nlp.sentiment.domain import citybrand_items
+
+    rows = [{"id": "x1", "language": "en", "text": "Students of Wuhan University praised BYD. BYD sales soared in Chengdu.",
+             "entities": [{"name": "BYD", "type": "brand", "sentiment": "positive"},
+                          {"name": "Chengdu", "type": "city", "sentiment": "neutral"},
+                          {"name": "Wuhan", "type": "city", "sentiment": "negative"},
+                          {"name": "Geely", "type": "brand", "sentiment": "negative"}]},
+            {"id": "x2", "language": "de", "text": "Xiaomi verkauft mehr Autos.",
+             "entities": [{"name": "Xiaomi", "type": "brand", "sentiment": "mixed"}]}]
+    finder = MentionFinder(load_catalogue())
+    items = citybrand_items(rows, finder)
+    assert [(text, y) for (text, _), y in items] == [
+        ("Students of Wuhan University praised @ BYD @. @ BYD @ sales soared in Chengdu.", 2),
+        ("BYD sales soared in @ Chengdu @.", 1)]  # Wuhan University names no city; Geely is not found
+    assert citybrand_items(rows, finder, {"de"}) == []  # the only German entity is 'mixed'
+
+
+def test_a_model_trained_on_entity_inputs_scores_each_entity_once_more(tmp_path):
+    """With ``entity_context`` in its metadata the tagger asks the model about every entity of a
+    transformer-language article on all its mentions at once; Chinese (lexicon) stays as it was."""
+    import shutil
+
+    from nlp.sentiment.model import ARTEFACT_DIR, TargetSentimentModel
+    from nlp.tagger import Tagger
+
+    shutil.copytree(ARTEFACT_DIR, tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "meta.json").read_text())
+    (tmp_path / "m" / "meta.json").write_text(json.dumps({**meta, "entity_context": True}))
+    tagger = Tagger()
+    tagger._model = TargetSentimentModel(tmp_path / "m", precision="fp32")
+    en, zh = tagger.tag_many([("", "BYD sold more cars. Chengdu welcomed BYD.", "en"), ("", "比亚迪在成都销量大涨。", "zh")])
+    assert set(en.entity_sentiment) == {"brand:byd", "city:chengdu"} and zh.entity_sentiment == {}
+    rows = {e["entity_id"]: e for e in en.as_dict()["entities"]}
+    assert rows["brand:byd"]["sentiment"] == en.entity_sentiment["brand:byd"].as_dict()
+    assert rows["brand:byd"]["mentions"] == 2

@@ -94,16 +94,25 @@ def load_backbone(path: Path | None = None):
     return tokenizer, TargetClassifier(encoder)
 
 
-def encode(tokenizer, items: Sequence[tuple[str, int, int]], device: str = "cpu") -> dict:
-    """Tokenise marked inputs; ``target_mask`` flags the tokens of each target (between the markers).
-    items: (marked text, target start, target end) as character offsets in the marked text."""
-    enc = tokenizer([t for t, _, _ in items], padding=True, truncation=True, max_length=MAX_LENGTH,
+def spans_of(item: tuple) -> tuple[str, list[tuple[int, int]]]:
+    """(text, [(start, end), ...]) of an input: one target (text, start, end) or several (text, spans)."""
+    return (item[0], [(item[1], item[2])]) if len(item) == 3 else (item[0], list(item[1]))
+
+
+def encode(tokenizer, items: Sequence[tuple], device: str = "cpu") -> dict:
+    """Tokenise marked inputs; ``target_mask`` flags the tokens of the target (between the markers).
+    items: (marked text, target start, target end), or (marked text, [(start, end), ...]) for a
+    target named several times (an entity's mentions in one article), as character offsets."""
+    texts, spans = zip(*(spans_of(x) for x in items)) if items else ((), ())
+    enc = tokenizer(list(texts), padding=True, truncation=True, max_length=MAX_LENGTH,
                     return_offsets_mapping=True, return_tensors="pt")
     offsets = enc.pop("offset_mapping")
-    a = torch.tensor([s for _, s, _ in items]).unsqueeze(1)
-    b = torch.tensor([e for _, _, e in items]).unsqueeze(1)
     starts, ends = offsets[..., 0], offsets[..., 1]
-    enc["target_mask"] = (starts < b) & (ends > a) & (ends > starts)
+    width = max(len(s) for s in spans) if spans else 1
+    a = torch.tensor([[s[k][0] if k < len(s) else -1 for k in range(width)] for s in spans]).unsqueeze(1)
+    b = torch.tensor([[s[k][1] if k < len(s) else -1 for k in range(width)] for s in spans]).unsqueeze(1)
+    mask = (starts.unsqueeze(-1) < b) & (ends.unsqueeze(-1) > a) & (ends > starts).unsqueeze(-1)
+    enc["target_mask"] = mask.any(-1)
     enc.pop("token_type_ids", None)
     return {k: v.to(device) for k, v in enc.items()}
 
@@ -246,10 +255,18 @@ class TargetSentimentModel:
     def name(self) -> str:
         return self.meta.get("name", "target-sentiment")
 
-    @torch.inference_mode()
+    @property
+    def entity_context(self) -> bool:
+        """Whether this model was trained to read an entity's mentions together (``entity_input``)."""
+        return bool(self.meta.get("entity_context"))
+
     def predict(self, items: Iterable[tuple[str, int, int]], batch_size: int = 64) -> list[Prediction]:
         """items: (sentence, target start, target end); batched by length (less padding, ~2x faster)."""
-        inputs = [marked(s, a, b) for s, a, b in items]
+        return self.predict_marked([marked(s, a, b) for s, a, b in items], batch_size)
+
+    @torch.inference_mode()
+    def predict_marked(self, inputs: list[tuple], batch_size: int = 64) -> list[Prediction]:
+        """Inputs already marked: (text, start, end) or (text, [(start, end), ...])."""
         order = sorted(range(len(inputs)), key=lambda i: len(inputs[i][0]))
         out: list[Prediction | None] = [None] * len(inputs)
         for i in range(0, len(order), batch_size):

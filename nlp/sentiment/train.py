@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from safetensors.torch import load_file
 from sklearn.metrics import accuracy_score, f1_score
 
 from .data import load_newsmtsc
@@ -301,4 +302,68 @@ def train(data_dir: Path | None, out_dir: Path = ARTEFACT_DIR, epochs: int = 3, 
     }
     save_artefact(states, meta, out_dir)
     log(json.dumps({k: meta[k] for k in ("member_scores", "rw_dev_macro_f1", "rw_test_macro_f1", "rw_test_accuracy")}))
+    return meta
+
+
+def domain_data(citybrand_dir: Path | None, languages: set[str] | None = None) -> tuple[list, list]:
+    """Entity inputs of the city/brand set: (train items, dev items)."""
+    from nlp.citybrand import load
+    from nlp.entities.catalogue import load_catalogue
+    from nlp.entities.matcher import MentionFinder
+
+    from .domain import citybrand_items
+
+    finder = MentionFinder(load_catalogue())
+    return (citybrand_items(load("train", citybrand_dir), finder, languages),
+            citybrand_items(load("dev", citybrand_dir), finder, languages))
+
+
+def train_domain(data_dir: Path | None, out_dir: Path = ARTEFACT_DIR, *, base_dir: Path = ARTEFACT_DIR,
+                 citybrand_dir: Path | None = None, languages: tuple[str, ...] = ("en",), epochs: int = 3,
+                 lr: float = 3e-5, batch_size: int = 16, seed: int = 14, domain_weight: int = 2,
+                 replay: int = 6000, threads: int | None = None, log=print) -> dict:
+    """The domain stage: the model in ``base_dir`` fine-tuned to read an entity's mentions in one
+    article together (``domain.entity_input``) on the city/brand set's train split (``languages``;
+    x``domain_weight``) while ``replay`` rw-train targets keep its NewsMTSC skill. The epoch kept is
+    the best on rw-dev and the city/brand dev split together. Marks the artefact ``entity_context``,
+    so the tagger scores the tone toward each entity with it."""
+    if threads:
+        torch.set_num_threads(threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    base_meta = json.loads((base_dir / "meta.json").read_text())
+    base_state = dequantize_state(load_file(str(base_dir / "member-0.safetensors")))
+    rng = random.Random(seed)
+    news_rows = rng.sample(load_newsmtsc(data_dir, "rw-train"), replay)
+    news = [(marked(r["sentence"], r["from"], r["to"]), r["polarity"] + 1) for r in news_rows]
+    rw_dev = [(marked(r["sentence"], r["from"], r["to"]), r["polarity"] + 1) for r in load_newsmtsc(data_dir, "rw-dev")]
+    rw_test = [(marked(r["sentence"], r["from"], r["to"]), r["polarity"] + 1) for r in load_newsmtsc(data_dir, "rw-test")]
+    cb_train, cb_dev = domain_data(citybrand_dir, set(languages) if languages else None)
+    log(f"domain stage: {len(cb_train)} city/brand entity inputs x{domain_weight}, {len(news)} rw-train replayed; "
+        f"choosing on rw-dev ({len(rw_dev)}) + city/brand dev ({len(cb_dev)})")
+
+    def loader():
+        tokenizer, model = load_backbone()
+        load_state(model, dict(base_state))
+        return tokenizer, model
+
+    t0 = time.time()
+    state, best, history = train_member(cb_train * domain_weight + news, rw_dev + cb_dev, epochs=epochs, lr=lr,
+                                        batch_size=batch_size, seed=seed, device=device, loader=loader,
+                                        frozen=lambda name: name.startswith(FROZEN_PREFIX), log=log)
+    tokenizer, _ = load_backbone()
+    scores = {name: evaluate_ensemble([state], items, tokenizer) for name, items in
+              (("rw_dev", rw_dev), ("rw_test", rw_test), ("citybrand_dev", cb_dev))}
+    meta = {**base_meta, "name": base_meta["name"] + "-cb", "entity_context": True,
+            "domain_stage": {"base": base_meta["name"], "citybrand_train_inputs": len(cb_train),
+                             "languages": list(languages), "domain_weight": domain_weight, "replay": replay,
+                             "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed,
+                             "best_epoch": best["epoch"], "history": history,
+                             "citybrand_dev_macro_f1": round(scores["citybrand_dev"]["macro_f1"], 4),
+                             "seconds": round(time.time() - t0, 1)},
+            "rw_dev_macro_f1": round(scores["rw_dev"]["macro_f1"], 4),
+            "rw_test_macro_f1": round(scores["rw_test"]["macro_f1"], 4),
+            "rw_test_accuracy": round(scores["rw_test"]["accuracy"], 4)}
+    save_artefact([state], meta, out_dir)
+    log(json.dumps({k: meta[k] for k in ("rw_dev_macro_f1", "rw_test_macro_f1")} | {
+        "citybrand_dev_macro_f1": meta["domain_stage"]["citybrand_dev_macro_f1"], "best_epoch": best["epoch"]}))
     return meta
