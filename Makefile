@@ -39,10 +39,12 @@ bench: setup
 	$(BIN)/python bench/store_bench.py --sqlite
 
 # retrain the sentiment model (never a CI step): installs the teacher's weights (the train extra,
-# ~400 MB), then distils; ~110 minutes on 2 CPU cores (the teacher's ~55 cached in .cache/teacher)
+# ~400 MB), distils (~110 minutes on 2 CPU cores, the teacher's ~55 cached in .cache/teacher), then
+# the domain stage on the city/brand set (~25 minutes)
 train: setup
 	$(BIN)/pip install -q -e '.[train]'
 	$(BIN)/sinoscope nlp train
+	$(BIN)/sinoscope nlp train --domain-only
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -65,9 +65,7 @@ def make_processor(tagger: Tagger, settings: Settings):
 
 
 def enrich_stage(bus: Bus, settings: Settings, tagger: Tagger | None = None) -> Stage:
-    tagger = tagger or Tagger(extra_catalogues=settings.nlp.catalogues, sentiment=settings.nlp.sentiment,
-                              precision=settings.nlp.precision,
-                              threads=settings.nlp.threads)
+    tagger = tagger or Tagger.from_settings(settings.nlp)
     return Stage(bus, name="nlp", group=GROUP, topic=settings.bus.topics.articles,
                  dead_letter_topic=settings.bus.topics.dead_letter, process=make_processor(tagger, settings),
                  batch_size=settings.nlp.batch_articles)

@@ -181,8 +181,9 @@ def test_citybrand_items_label_each_found_entity_and_skip_mixed_and_names():
 
 
 def test_a_model_trained_on_entity_inputs_scores_each_entity_once_more(tmp_path):
-    """With ``entity_context`` in its metadata the tagger asks the model about every entity of a
-    transformer-language article on all its mentions at once; Chinese (lexicon) stays as it was."""
+    """With ``entity_tone="model"`` and a model marked ``entity_context``, the tagger asks the model
+    about every entity of a transformer-language article on all its mentions at once; Chinese
+    (lexicon) stays as it was; the default (mentions taken together) asks nothing more."""
     import shutil
 
     from nlp.sentiment.model import ARTEFACT_DIR, TargetSentimentModel
@@ -191,10 +192,13 @@ def test_a_model_trained_on_entity_inputs_scores_each_entity_once_more(tmp_path)
     shutil.copytree(ARTEFACT_DIR, tmp_path / "m")
     meta = json.loads((tmp_path / "m" / "meta.json").read_text())
     (tmp_path / "m" / "meta.json").write_text(json.dumps({**meta, "entity_context": True}))
-    tagger = Tagger()
+    tagger = Tagger(entity_tone="model")
     tagger._model = TargetSentimentModel(tmp_path / "m", precision="fp32")
     en, zh = tagger.tag_many([("", "BYD sold more cars. Chengdu welcomed BYD.", "en"), ("", "比亚迪在成都销量大涨。", "zh")])
     assert set(en.entity_sentiment) == {"brand:byd", "city:chengdu"} and zh.entity_sentiment == {}
     rows = {e["entity_id"]: e for e in en.as_dict()["entities"]}
     assert rows["brand:byd"]["sentiment"] == en.entity_sentiment["brand:byd"].as_dict()
     assert rows["brand:byd"]["mentions"] == 2
+    default = Tagger()
+    default._model = tagger._model
+    assert default.tag("BYD sold more cars. Chengdu welcomed BYD.", language="en").entity_sentiment == {}

@@ -331,6 +331,9 @@ def train_domain(data_dir: Path | None, out_dir: Path = ARTEFACT_DIR, *, base_di
         torch.set_num_threads(threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     base_meta = json.loads((base_dir / "meta.json").read_text())
+    if base_meta.get("entity_context"):
+        raise ValueError(f"the model in {base_dir} has been through the domain stage already; give --base the "
+                         "distilled student it started from (meta.json domain_stage.base names it)")
     base_state = dequantize_state(load_file(str(base_dir / "member-0.safetensors")))
     rng = random.Random(seed)
     news_rows = rng.sample(load_newsmtsc(data_dir, "rw-train"), replay)

@@ -45,9 +45,7 @@ def _tagger(sentiment: bool = True):
 
     settings = state.settings
     try:
-        return Tagger(extra_catalogues=settings.nlp.catalogues, sentiment=sentiment and settings.nlp.sentiment,
-                      precision=settings.nlp.precision,
-                      threads=settings.nlp.threads)
+        return Tagger.from_settings(settings.nlp, sentiment)
     except Exception as exc:  # a broken user catalogue names itself
         fail(str(exc), "check the files listed in the setting nlp.catalogues")
 
@@ -168,8 +166,12 @@ def nlp_train(
     from nlp.sentiment.train import train, train_domain
 
     if domain_only:
-        meta = train_domain(data or state.settings.nlp.newsmtsc_dir, out or ARTEFACT_DIR, base_dir=base or ARTEFACT_DIR,
-                            threads=state.settings.nlp.threads, log=lambda m: err.print(m))
+        try:
+            meta = train_domain(data or state.settings.nlp.newsmtsc_dir, out or ARTEFACT_DIR,
+                                base_dir=base or ARTEFACT_DIR, threads=state.settings.nlp.threads,
+                                log=lambda m: err.print(m))
+        except ValueError as exc:
+            fail(str(exc))
         console.print(f"saved to {out or ARTEFACT_DIR}: rw-dev macro-F1 {meta['rw_dev_macro_f1']}, city/brand dev "
                       f"macro-F1 {meta['domain_stage']['citybrand_dev_macro_f1']}")
         return
