@@ -12,8 +12,8 @@ sentences and a line to paste into a user catalogue (``nlp.catalogues``).
 
 from __future__ import annotations
 
+import json
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .entities.catalogue import Catalogue
@@ -72,9 +72,10 @@ class Candidate:
     def as_dict(self) -> dict:
         slug = re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
         home = f", home: {self.home}" if self.home else ""
+        name = json.dumps(self.name, ensure_ascii=False) if re.search(r"[:#\[\]{},&*!|>'\"%@`]", self.name) else self.name
         return {"name": self.name, "count": self.count, "outlets": sorted(self.outlets), "evidence": self.evidence,
                 "examples": self.examples,
-                "catalogue_line": f"- {{id: brand:{slug}, name: {self.name}, aliases: [{self.name}]{home}, "
+                "catalogue_line": f"- {{id: brand:{slug}, name: {name}, aliases: [{name}]{home}, "
                                   f"source: \"discovered in coverage ({self.evidence})\"}}"}
 
 

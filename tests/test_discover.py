@@ -57,3 +57,13 @@ def test_discover_lists_counts_outlets_examples_and_a_catalogue_line(tmp_path):
     text = subprocess.run([SINOSCOPE, "--data-dir", str(tmp_path / "d"), "nlp", "discover"], capture_output=True,
                           text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
     assert text.returncode == 0 and "Zhongxing Coach" in text.stdout and "nlp.catalogues" in text.stdout
+
+
+def test_the_catalogue_line_is_valid_yaml_whatever_the_name():
+    import yaml
+
+    from nlp.discover import Candidate
+
+    for name in ("Zhongxing Coach", "Lynk: The Sequel", "A&B Holdings"):
+        [row] = yaml.safe_load(Candidate(name, evidence="named as Chinese", home="city:wuhan").as_dict()["catalogue_line"])
+        assert row["name"] == name and row["aliases"] == [name] and row["home"] == "city:wuhan"
