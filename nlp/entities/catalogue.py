@@ -47,10 +47,12 @@ class CatalogueError(ValueError):
 class Catalogue:
     def __init__(self, entities: Iterable[Entity]) -> None:
         self.entities: dict[str, Entity] = {}
+        self._by_name: dict[str, Entity] | None = None  # casefolded name or alias -> entity, built on first use
         for e in entities:
             self.add(e)
 
     def add(self, entity: Entity) -> None:
+        self._by_name = None
         if entity.id in self.entities:
             known = self.entities[entity.id]
             texts = {a.text for a in known.aliases}
@@ -91,11 +93,15 @@ class Catalogue:
         q = query.strip()
         if q in self.entities:
             return self.entities[q]
-        ql = q.casefold()
-        for e in self.entities.values():
-            if e.name.casefold() == ql or any(a.text.casefold() == ql for a in e.aliases):
-                return e
-        return None
+        if self._by_name is None:  # names first, then aliases; the first entity to claim a key keeps it
+            index: dict[str, Entity] = {}
+            for e in self.entities.values():
+                index.setdefault(e.name.casefold(), e)
+            for e in self.entities.values():
+                for a in e.aliases:
+                    index.setdefault(a.text.casefold(), e)
+            self._by_name = index
+        return self._by_name.get(q.casefold())
 
 
 def _city(row: dict, src: str) -> Entity:
