@@ -134,6 +134,11 @@ def evaluate_ensemble(states: list[dict], items, tokenizer) -> dict:
     return {"macro_f1": f1_score(gold, preds, average="macro"), "accuracy": accuracy_score(gold, preds)}
 
 
+def newsmtsc_items(rows: list[dict]) -> list:
+    """NewsMTSC rows as training items: (marked input, label index)."""
+    return [(marked(r["sentence"], r["from"], r["to"]), r["polarity"] + 1) for r in rows]
+
+
 def domain_items(split: str = "dev") -> list:
     """English mentions of the city/brand set as training items (the model is English-only)."""
     from nlp.evaluate import load_labelled
@@ -226,15 +231,12 @@ def train(data_dir: Path | None, out_dir: Path = ARTEFACT_DIR, epochs: int = 3, 
         torch.set_num_threads(threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
 
-    def prep(rows):
-        return [(marked(r["sentence"], r["from"], r["to"]), r["polarity"] + 1) for r in rows]
-
     domain = domain_items("dev")
     train_rows = load_newsmtsc(data_dir, "rw-train")
-    news = prep(train_rows)
+    news = newsmtsc_items(train_rows)
     train_items = news + domain * domain_weight
-    dev_items = prep(load_newsmtsc(data_dir, "rw-dev"))
-    test_items = prep(load_newsmtsc(data_dir, "rw-test"))
+    dev_items = newsmtsc_items(load_newsmtsc(data_dir, "rw-dev"))
+    test_items = newsmtsc_items(load_newsmtsc(data_dir, "rw-test"))
     t_start = time.time()
     soft, teacher_meta = None, None
     if teacher:
@@ -337,9 +339,9 @@ def train_domain(data_dir: Path | None, out_dir: Path = ARTEFACT_DIR, *, base_di
     base_state = dequantize_state(load_file(str(base_dir / "member-0.safetensors")))
     rng = random.Random(seed)
     news_rows = rng.sample(load_newsmtsc(data_dir, "rw-train"), replay)
-    news = [(marked(r["sentence"], r["from"], r["to"]), r["polarity"] + 1) for r in news_rows]
-    rw_dev = [(marked(r["sentence"], r["from"], r["to"]), r["polarity"] + 1) for r in load_newsmtsc(data_dir, "rw-dev")]
-    rw_test = [(marked(r["sentence"], r["from"], r["to"]), r["polarity"] + 1) for r in load_newsmtsc(data_dir, "rw-test")]
+    news = newsmtsc_items(news_rows)
+    rw_dev = newsmtsc_items(load_newsmtsc(data_dir, "rw-dev"))
+    rw_test = newsmtsc_items(load_newsmtsc(data_dir, "rw-test"))
     cb_train, cb_dev = domain_data(citybrand_dir, set(languages) if languages else None)
     log(f"domain stage: {len(cb_train)} city/brand entity inputs x{domain_weight}, {len(news)} rw-train replayed; "
         f"choosing on rw-dev ({len(rw_dev)}) + city/brand dev ({len(cb_dev)})")
