@@ -128,11 +128,9 @@ class Discoverer:
         for name, _, _ in names:
             slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
             for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
-                lo, hi = sentences.around(m.start(), m.end())
-                raw = text[lo:hi]
-                lead = len(raw) - len(raw.lstrip())
-                out.append(Mention(f"brand:unlisted:{slug}", name, "brand", name, m.start(), m.end(), raw.strip(),
-                                   lo + lead, "unlisted"))
+                sentence, sentence_start = sentences.sentence(m.start(), m.end())
+                out.append(Mention(f"brand:unlisted:{slug}", name, "brand", name, m.start(), m.end(), sentence,
+                                   sentence_start, "unlisted"))
         return out
 
     def scan(self, docs) -> list[Candidate]:

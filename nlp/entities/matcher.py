@@ -93,6 +93,12 @@ class Sentences:
         lo, hi = self.bounds[max(i, 0)], self.bounds[min(j, len(self.bounds) - 1)]
         return lo, max(hi, end)
 
+    def sentence(self, start: int, end: int) -> tuple[str, int]:
+        """The stripped sentence around a span and where it starts in the text."""
+        lo, hi = self.around(start, end)
+        raw = self.text[lo:hi]
+        return raw.strip(), lo + len(raw) - len(raw.lstrip())
+
 
 class MentionFinder:
     def __init__(self, catalogue: Catalogue) -> None:
@@ -165,11 +171,9 @@ class MentionFinder:
                 continue
             alias, sense = chosen
             entity = self.catalogue[alias.entity_id]
-            lo, hi = sentences.around(start, end)
-            raw = text[lo:hi]
-            lead = len(raw) - len(raw.lstrip())
+            sentence, sentence_start = sentences.sentence(start, end)
             mentions.append(Mention(entity.id, entity.name, entity.type, text[start:end], start, end,
-                                    raw.strip(), lo + lead, alias.kind, sense))
+                                    sentence, sentence_start, alias.kind, sense))
         mentions.sort(key=lambda m: m.start)
         for m, nxt in zip(mentions, mentions[1:]):  # Qingdao Haier, Wuliangye Yibin: the company's name
             if text[m.end:nxt.start] == " " and {m.type, nxt.type} == {"city", "brand"}:
