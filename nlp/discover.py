@@ -3,7 +3,7 @@
 
 No catalogue lists the long tail of Chinese firms that overseas media write about (bus makers,
 tea chains, logistics firms, a steel mill in the news for one week). A name is proposed when the
-text itself says it is Chinese: named as Chinese or China-based ("Chinese carmaker Kaixin
+text itself says it is Chinese: named as Chinese or China-based ("Chinese carmaker Dayun
 Auto", "X, a Shenzhen-based startup"), or carrying a Chinese place in its registered name with a
 company word ("Changzhou Shenrong Metal Technology"). Names the catalogue knows, places, state
 media and government bodies are left out. Each proposal comes with counts, outlets, example
@@ -28,9 +28,9 @@ _COMPANY_WORD = (r"(?:Co|Co\.|Corp|Corp\.|Corporation|Company|Ltd|Ltd\.|Limited|
                  r"Motors?|Automobile|Auto|Electric|Electronics|Pharmaceuticals?|Energy|New Energy|Airlines|Logistics|"
                  r"Shipping|Steel|Chemicals?|Foods?|Construction|Industr(?:y|ies)|Materials|Machinery|Robotics|Bus)")
 PATTERNS = [
-    # Chinese carmaker Kaixin Auto / China's Nayuki / Hong Kong-listed Kaisa Group
+    # Chinese carmaker Dayun Auto / China's Nayuki / Hong Kong-listed Kaisa Group
     re.compile(rf"\b{_ORIGIN}(?:[ \t]+[a-z][\w-]*){{0,3}}?[ \t]+{_KIND}s?[ \t]+(?P<name>{_NAME})"),
-    # Kaixin Auto, a Chinese carmaker / X, a Shenzhen-based startup (not "X, a director at ...": a person)
+    # Dayun Auto, a Chinese carmaker / X, a Shenzhen-based startup (not "X, a director at ...": a person)
     re.compile(rf"(?P<name>{_NAME}),[ \t]+(?:a|an|the)[ \t]+(?:(?!at\b|of\b|from\b|with\b|for\b)[a-z][\w-]*[ \t]+){{0,2}}?"
                rf"(?:{_ORIGIN}|(?P<based>[A-Z][a-z]+)-based)[ \t]+(?:[a-z][\w-]*[ \t]+){{0,2}}?{_KIND}\b"),
 ]
@@ -44,7 +44,10 @@ _PROVINCES = {"Anhui", "Fujian", "Gansu", "Guangdong", "Guangxi", "Guizhou", "Ha
               "Shanxi", "Sichuan", "Tibet", "Xinjiang", "Yunnan", "Zhejiang"}
 # not companies: state media and agencies, government bodies, generic words
 _NOT = re.compile(r"^(?:The|A|An|This|That|Its|Their|China|Chinese|Beijing|Xinhua|CCTV|CGTN|China Daily|Global Times|"
-                  r"People's Daily|Caixin|Yicai|ThePaper|Reuters|Bloomberg|AFP|AP)$|^(?:In|On|At|For|By|As|After|"
+                  r"People's Daily|Caixin|Yicai|ThePaper|Reuters|Bloomberg|AFP|AP)$|"
+                  # a sentence adverb before ", the Chinese brand ...": "Initially, the Chinese brand had planned"
+                  r"^(?:[A-Z][a-z]+ly|Meanwhile|However|Moreover|Today|Yesterday|Now|Still|Instead|Nevertheless|Yet|"
+                  r"Elsewhere|Overall|Last year|This year|Since then|By then|In contrast)$|^(?:In|On|At|For|By|As|After|"
                   r"Before|Since|From|The)\b|^[\d\s]+$|"
                   r"\b(?:Ministry|Commission|Administration|Bureau|Council|Party|Congress|Government|Authority|"
                   r"Committee|Court|Police|Army|Navy|University|Association|Federation|Academy|Institute|Province|"

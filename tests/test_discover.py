@@ -26,7 +26,7 @@ def discoverer():
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("Chinese carmaker Kaixin Auto plans to list in New York.", ["Kaixin Auto"]),
+    ("Chinese carmaker Dayun Auto plans to list in New York.", ["Dayun Auto"]),
     ("Guoquan, a Shanghai-based hotpot chain, opened in Sydney.", ["Guoquan"]),
     ("Changzhou Shenrong Metal Technology was fined for dumping.", ["Changzhou Shenrong Metal Technology"]),
     ("Chinese carmaker BYD and Hong Kong-listed Geely gained.", []),            # catalogued
@@ -43,14 +43,14 @@ def test_discover_lists_counts_outlets_examples_and_a_catalogue_line(tmp_path):
     now = datetime.now(timezone.utc)
     settings = load_settings(data_dir=tmp_path / "d")
     titles = ["Chinese bus maker Zhongxing Coach wins a Chilean order", "Zhongxing Coach, a Wuhan-based firm, expands",
-              "BYD opens a plant in Hungary", "Chinese carmaker Kaixin Auto delays its listing"]
+              "BYD opens a plant in Hungary", "Chinese carmaker Dayun Auto delays its listing"]
     store(settings, [enriched(f"a{i}", now - timedelta(days=1, hours=i), [("city:chengdu", 0.1)], title=t,
                               outlet=f"Outlet {i % 2}") for i, t in enumerate(titles)])
     out = subprocess.run([SINOSCOPE, "--data-dir", str(tmp_path / "d"), "nlp", "discover", "--since", "7d", "--json"],
                          capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
     assert out.returncode == 0, out.stderr
     found = {c["name"]: c for c in json.loads(out.stdout)["candidates"]}
-    assert set(found) == {"Zhongxing Coach", "Kaixin Auto"}
+    assert set(found) == {"Zhongxing Coach", "Dayun Auto"}
     z = found["Zhongxing Coach"]
     assert z["count"] == 2 and z["outlets"] == ["Outlet 0", "Outlet 1"] and len(z["examples"]) == 2
     assert z["catalogue_line"].startswith("- {id: brand:zhongxing-coach, name: Zhongxing Coach, aliases: [Zhongxing Coach]")

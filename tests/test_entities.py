@@ -78,6 +78,33 @@ def test_sub_brands_and_platforms_are_entities_of_their_own(finder, text, expect
     assert tags(finder, text) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    # an ambiguous name with no sector word of its own counts as an item of a list of brands
+    ("Products from 21 other companies, including Mengniu, Yili, and Yashili, were tested.",
+     [("Mengniu", "brand:mengniu"), ("Yili", "brand:yili"), ("Yashili", "brand:yashili")]),
+    ("Destacan NYD, Chirey, Omoda, Geely, Great Wall Motors, JMC, BAIC y SEV.",
+     [("Chirey", "brand:chirey"), ("Omoda", "brand:omoda"), ("Geely", "brand:geely"),
+      ("Great Wall Motors", "brand:greatwall"), ("JMC", "brand:jmc"), ("BAIC", "brand:baic")]),
+    # ...but not on its own, nor next to a word that is no brand
+    ("The Yili river valley floods every spring.", []),
+    ("He visited Yili, the valley he grew up in.", []),
+])
+def test_a_list_of_brands_is_the_cue_for_an_ambiguous_one(finder, text, expected):
+    assert tags(finder, text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # Korean writes particles onto names; Japanese writes foreign names in katakana
+    ("중국 온라인 쇼핑몰 알리익스프레스가 과징금을 부과받았습니다. 테무의 경우 추가로 확인한다.",
+     [("알리익스프레스", "brand:aliexpress"), ("테무", "brand:temu")]),
+    ("샤오미와 화웨이는 BYD의 경쟁자다.", [("샤오미", "brand:xiaomi"), ("화웨이", "brand:huawei"), ("BYD", "brand:byd")]),
+    ("ファーウェイとシャオミが新型スマホを発表した。", [("ファーウェイ", "brand:huawei"), ("シャオミ", "brand:xiaomi")]),
+    ("무테무는 없다.", []),  # inside another word: not a name
+])
+def test_japanese_and_korean_names(finder, text, expected):
+    assert tags(finder, text) == expected
+
+
 @pytest.mark.parametrize("text, kind", [
     ("He studied at Wuhan University before joining Huawei.", "institution"),
     ("The company filed with the Hong Kong Stock Exchange on Monday.", "exchange"),
@@ -257,11 +284,13 @@ def test_companies_the_text_calls_chinese_are_tagged_even_when_no_catalogue_list
     from nlp.tagger import Tagger
 
     tagger = Tagger(catalogue, sentiment=False)
-    t = tagger.tag("Chinese carmaker Kaixin Auto will list in New York. Kaixin Auto sold 2,000 cars. "
+    t = tagger.tag("Chinese carmaker Dayun Auto will list in New York. Dayun Auto sold 2,000 cars. "
                    "Regulators fined Changzhou Shenrong Metal Technology, and Changzhou officials said BYD was not involved.")
     assert [(m.text, m.entity_id) for m in t.mentions] == [
-        ("Kaixin Auto", "brand:unlisted:kaixin-auto"), ("Kaixin Auto", "brand:unlisted:kaixin-auto"),
+        ("Dayun Auto", "brand:unlisted:dayun-auto"), ("Dayun Auto", "brand:unlisted:dayun-auto"),
         ("Changzhou Shenrong Metal Technology", "brand:unlisted:changzhou-shenrong-metal-technology"),
         ("Changzhou", "city:changzhou"), ("BYD", "brand:byd")]
     assert [(m.text, m.sense) for m in t.in_names] == [("Changzhou", "in-name:company")]
     assert tagger.tag("Chinese carmaker BYD said so.").mentions[0].entity_id == "brand:byd"  # catalogued wins
+    # a sentence adverb before ", the Chinese brand" is not a company
+    assert tagger.tag("Initially, the Chinese brand had planned to hire 300 people.").mentions == []

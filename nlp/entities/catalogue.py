@@ -22,7 +22,7 @@ CATALOGUE_DIR = Path(__file__).resolve().parents[1] / "catalogue"
 class Alias:
     text: str
     entity_id: str
-    kind: str = "name"  # name | pinyin | legacy | nickname | zh
+    kind: str = "name"  # name | pinyin | legacy | nickname | zh | local (Japanese, Korean script)
     needs_context: bool = False  # counts only with a cue of the entity in the sentence
 
 
@@ -131,6 +131,7 @@ def _brand(row: dict, src: str) -> Entity:
     zh = list(dict.fromkeys([*row.get("zh", []), *(t for z in row.get("zh", []) for t in _traditional(z))]))
     amb_zh = ambiguous | {t for a in ambiguous for t in _traditional(a)}
     aliases += [Alias(t, row["id"], "zh", t in amb_zh) for t in zh]
+    aliases += [Alias(t, row["id"], "local", t in ambiguous) for t in row.get("local", [])]
     attrs = {k: row.get(k) for k in ("parent", "sector", "home")}
     attrs["name_zh"] = (row.get("zh") or [None])[0]
     return Entity(row["id"], "brand", row.get("name", row["id"]), aliases, tuple(row.get("cues", [])), attrs)

@@ -23,10 +23,17 @@ from .catalogue import Alias, Catalogue
 
 _APOS = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Korean writes particles onto the noun (알리익스프레스가, BYD의): a Hangul name needs a boundary
+# before it only, and a Latin name may be followed by Hangul
+_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 _BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9\u00C0-\u024F])|[。！？!?]+[”’」』]?|\n+")
 _ABBREV = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Gen|Sen|Rep|Gov|Co|Corp|Inc|Ltd|No|vs|Jan|Feb|Mar|Apr|Jun|Jul|"
                      r"Aug|Sep|Sept|Oct|Nov|Dec)|\b[A-Z]|\b(?:U\.S|U\.K|E\.U|U\.N))\.$")
 BLOCK = "__block__"
+UNCUED = "__uncued__"  # an ambiguous alias without a cue: kept only inside a list of its own kind
+# a list separator between two names: "Mengniu, Yili, and Yashili", "NYD, Chirey, Omoda y JMC", "华为、小米"
+_LIST_GAP = re.compile(r"^\s*(?:(?:,|、|，|;)\s*(?:and|or|und|oder|et|ou|y|o|e|및|와|과)?|and|or|und|oder|et|ou|y|o|e|"
+                       r"및|와|과|和|及|与|與)\s*$")
 
 
 def _width(c: str) -> str:
@@ -48,7 +55,7 @@ def _norm(text: str) -> str:
 
 
 def _is_word(c: str) -> bool:
-    return c.isalnum() and not _CJK.match(c)
+    return c.isalnum() and not _CJK.match(c) and not _HANGUL.match(c)
 
 
 @dataclass
@@ -151,6 +158,13 @@ class MentionFinder:
         spans: list[tuple[int, int, object]] = []  # (start, end, chosen alias or BLOCK)
         for last, (length, items) in self.automaton.iter(norm):
             start, end = last - length + 1, last + 1
+            if _HANGUL.match(text[start]):
+                if start > 0 and _HANGUL.match(text[start - 1]):
+                    continue
+                chosen = self._choose(text, start, end, items, sentences)
+                if chosen is not None:
+                    spans.append((start, end, chosen))
+                continue
             latin = not _CJK.match(text[start])
             if latin and ((start > 0 and _is_word(text[start - 1])) or (end < len(text) and _is_word(text[end]))):
                 continue
@@ -159,6 +173,8 @@ class MentionFinder:
             chosen = self._choose(text, start, end, items, sentences)
             if chosen is not None:
                 spans.append((start, end, chosen))
+        uncued = [s for s in spans if s[2] is not BLOCK and s[2][1] == UNCUED]
+        spans = [s for s in spans if s[2] is BLOCK or s[2][1] != UNCUED]
         # longest first, then leftmost; a blocker consumes its span like a mention does
         spans.sort(key=lambda s: (-(s[1] - s[0]), s[0]))
         taken: list[tuple[int, int]] = []
@@ -175,6 +191,7 @@ class MentionFinder:
             mentions.append(Mention(entity.id, entity.name, entity.type, text[start:end], start, end,
                                     sentence, sentence_start, alias.kind, sense))
         mentions.sort(key=lambda m: m.start)
+        self._listed(text, uncued, taken, mentions, sentences)
         for m, nxt in zip(mentions, mentions[1:]):  # Qingdao Haier, Wuliangye Yibin: the company's name
             if text[m.end:nxt.start] == " " and {m.type, nxt.type} == {"city", "brand"}:
                 city = m if m.type == "city" else nxt
@@ -186,7 +203,7 @@ class MentionFinder:
         if BLOCK in items:
             return BLOCK
         matched = text[start:end]
-        zh = bool(_CJK.match(matched[0]))
+        zh = bool(_CJK.match(matched[0]) or _HANGUL.match(matched[0]))  # no letter case; cues as substrings
         before, after = text[max(0, start - 40):start], text[end:end + 40]
         lo, hi = sentences.around(start, end)
         sentence = text[lo:hi]
@@ -209,7 +226,10 @@ class MentionFinder:
             want = rules.changan(matched, sentence, after)
             candidates = [a for a in candidates if want and self.catalogue[a.entity_id].type == want]
         else:
-            candidates = [a for a in candidates if not a.needs_context or self._cued(a, sentence, zh, after)]
+            cued = [a for a in candidates if not a.needs_context or self._cued(a, sentence, zh, after)]
+            if not cued:
+                return candidates[0], UNCUED
+            candidates = cued
         if not candidates:
             return None
         alias = min(candidates, key=lambda a: a.needs_context)  # a plain alias beats a context-only one
@@ -219,6 +239,29 @@ class MentionFinder:
             return alias, f"in-name:{kind}"
         sense = "government" if entity.id == "city:beijing" and rules.is_government(before, after) else None
         return alias, sense
+
+    def _listed(self, text: str, uncued: list, taken: list, mentions: list, sentences: Sentences) -> None:
+        """An ambiguous name with no cue of its own still counts as one item of a list of names of
+        its kind ("Mengniu, Yili, and Yashili"): the list is the cue. Repeated so a chain grows."""
+        grew = True
+        while grew and uncued:
+            grew = False
+            for span in list(uncued):
+                start, end, (alias, _) = span
+                if any(start < e and s < end for s, e in taken):
+                    uncued.remove(span)
+                    continue
+                entity = self.catalogue[alias.entity_id]
+                if not any(m.type == entity.type and (_LIST_GAP.match(text[m.end:start]) or _LIST_GAP.match(text[end:m.start]))
+                           for m in mentions if m.end <= start or m.start >= end):
+                    continue
+                sentence, sentence_start = sentences.sentence(start, end)
+                mentions.append(Mention(entity.id, entity.name, entity.type, text[start:end], start, end,
+                                        sentence, sentence_start, alias.kind, None))
+                taken.append((start, end))
+                uncued.remove(span)
+                grew = True
+        mentions.sort(key=lambda m: m.start)
 
     def _cued(self, alias: Alias, sentence: str, zh: bool, after: str = "") -> bool:
         entity = self.catalogue[alias.entity_id]
