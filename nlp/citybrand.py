@@ -44,7 +44,7 @@ def same(gold_name: str, pred_name: str) -> bool:
 
 def majority(sentiments: list[dict]) -> str:
     """Mentions taken together (the scorer's rule, which is the tagger's: ``entity_label``)."""
-    from .tagger import entity_label
+    from sinoscope.tone import entity_label
 
     return entity_label([s["label"] for s in sentiments], [s["score"] for s in sentiments])
 

@@ -22,6 +22,7 @@ from elasticsearch import Elasticsearch, helpers
 from elasticsearch.exceptions import ApiError, TransportError
 
 from sinoscope.schemas import Enriched
+from sinoscope.tone import carriers
 
 log = logging.getLogger("sinoscope.sinks.elastic")
 
@@ -46,6 +47,8 @@ MENTION_MAPPING = {
         "entity_type": {"type": "keyword"}, "name": {"type": "keyword"}, "text": {"type": "keyword"},
         "field": {"type": "keyword"}, "sentence": {"type": "text"}, "sense": {"type": "keyword"},
         "score": {"type": "float"}, "label": {"type": "keyword"}, "confidence": {"type": "float"},
+        # the article's tone toward the entity, on one mention per (article, entity): sinoscope.tone
+        "entity_score": {"type": "float"}, "entity_label": {"type": "keyword"}, "entity_confidence": {"type": "float"},
         "published": {"type": "date"}, "outlet": {"type": "keyword"}, "country": {"type": "keyword"},
         "language": {"type": "keyword"}, "duplicate_of": {"type": "keyword"}, "title": {"type": "text"},
         "url": {"type": "keyword"},
@@ -101,6 +104,9 @@ class ElasticSink:
                            "delete": {"min_age": f"{self.retention_days}d", "actions": {"delete": {}}}}})
             for name, body in self.templates().items():
                 self.es.indices.put_index_template(name=name, **body)
+            # indices made by an older release take the fields added since (strict mappings)
+            self.es.indices.put_mapping(index=f"{self.prefix}-mentions-*", properties=MENTION_MAPPING["properties"],
+                                        allow_no_indices=True)
         except (ApiError, TransportError) as exc:
             raise SinkError(f"Elasticsearch set-up failed: {exc}") from exc
 
@@ -116,13 +122,16 @@ class ElasticSink:
                 "sentiment_score": s.score if s else None, "sentiment_label": s.label if s else None,
                 "sentiment_confidence": s.confidence if s else None, "mentions": len(e.mentions), "model": e.model,
                 "entity_ids": sorted({m.entity_id for m in e.mentions})}}
+            tones = carriers(e)
             for m in e.mentions:
-                ms = m.sentiment
+                ms, t = m.sentiment, tones.get(m.id)
                 yield {"_op_type": "index", "_index": f"{self.prefix}-mentions-{month}", "_id": m.id, "_source": {
                     "mention_id": m.id, "article_id": a.id, "entity_id": m.entity_id, "entity_type": m.type,
                     "name": m.name, "text": m.text, "field": m.field, "sentence": m.sentence, "sense": m.sense,
                     "score": ms.score if ms else None, "label": ms.label if ms else None,
-                    "confidence": ms.confidence if ms else None, "published": a.published.isoformat(),
+                    "confidence": ms.confidence if ms else None, "entity_score": t.score if t else None,
+                    "entity_label": t.label if t else None, "entity_confidence": t.confidence if t else None,
+                    "published": a.published.isoformat(),
                     "outlet": a.outlet, "country": a.country, "language": e.language,
                     "duplicate_of": a.duplicate_of, "title": a.title, "url": a.url}}
 

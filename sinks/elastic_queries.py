@@ -60,9 +60,9 @@ class ElasticQueries:
         aggs = self._search(self.mentions, self._filters(since, include_duplicates, entity_id=entity_id), {
             "b": {"date_histogram": {"field": "published", "calendar_interval": UNIT[unit], "time_zone": "UTC",
                                      "min_doc_count": 1},
-                  "aggs": {"s": {"avg": {"field": "score"}},
-                           "pos": {"filter": {"term": {"label": "positive"}}},
-                           "neg": {"filter": {"term": {"label": "negative"}}}}}})
+                  "aggs": {"s": {"avg": {"field": "entity_score"}},
+                           "pos": {"filter": {"term": {"entity_label": "positive"}}},
+                           "neg": {"filter": {"term": {"entity_label": "negative"}}}}}})
         buckets = aggs.get("b", {}).get("buckets", [])
         return {"entity_id": entity_id, "name": name, "interval": interval, "since": since.isoformat(),
                 "include_duplicates": include_duplicates,
@@ -85,26 +85,28 @@ class ElasticQueries:
         aggs = self._search(self.mentions, q, {"e": {"terms": {"field": field, "size": 65000}, "aggs": {
             "outlets": {"cardinality": {"field": "outlet", "precision_threshold": EXACT}},
             "countries": {"cardinality": {"field": "country", "precision_threshold": EXACT}},
-            "s": {"avg": {"field": "score"}},
-            "pos": {"filter": {"term": {"label": "positive"}}},
-            "neg": {"filter": {"term": {"label": "negative"}}},
+            "s": {"avg": {"field": "entity_score"}},
+            "pos": {"filter": {"term": {"entity_label": "positive"}}},
+            "neg": {"filter": {"term": {"entity_label": "negative"}}},
+            "scored": {"value_count": {"field": "entity_score"}},
             "recent": {"filter": {"range": {"published": {"gte": _iso(mid)}}}}}}}, runtime)
         rows = []
         for b in aggs.get("e", {}).get("buckets", []):
-            n = b["doc_count"]
+            n, scored = b["doc_count"], b["scored"]["value"]
             rows.append((b["key"], n, b["outlets"]["value"], b["countries"]["value"], b["s"]["value"],
-                         b["pos"]["doc_count"] / n, b["neg"]["doc_count"] / n, b["recent"]["doc_count"],
+                         b["pos"]["doc_count"] / scored if scored else 0.0,
+                         b["neg"]["doc_count"] / scored if scored else 0.0, b["recent"]["doc_count"],
                          n - b["recent"]["doc_count"]))
         return queries.rank_rows(rows, names, since, entity_type, include_duplicates, limit, rollup is not None)
 
     def stories(self, entity_id: str, since: datetime | None = None, negative: bool = False, limit: int = 10,
                 include_duplicates: bool = False, until: datetime | None = None) -> dict:
         q = self._filters(since, include_duplicates, until=until, entity_id=entity_id)
-        q["bool"]["filter"].append({"exists": {"field": "score"}})
+        q["bool"]["filter"].append({"exists": {"field": "entity_score"}})
         aggs = self._search(self.mentions, q, {"a": {
             "terms": {"field": "article_id", "size": limit,
                       "order": [{"s": "asc" if negative else "desc"}, {"p": "desc"}]},
-            "aggs": {"s": {"avg": {"field": "score"}}, "p": {"max": {"field": "published"}},
+            "aggs": {"s": {"avg": {"field": "entity_score"}}, "p": {"max": {"field": "published"}},
                      "doc": {"top_hits": {"size": 1, "_source": ["url", "title", "outlet", "published", "sentence"]}}}}})
         out = []
         for b in aggs.get("a", {}).get("buckets", []):
@@ -143,7 +145,7 @@ class ElasticQueries:
         queries.check_split(by, "breakdown")
         aggs = self._search(self.mentions, self._filters(since, include_duplicates, entity_id=entity_id), {
             "k": {"terms": {"field": by, "size": 65000, "order": [{"_count": "desc"}, {"_key": "asc"}]},
-                  "aggs": {"s": {"avg": {"field": "score"}}}}})
+                  "aggs": {"s": {"avg": {"field": "entity_score"}}}}})
         return {"entity_id": entity_id, "by": by, "rows": [
             {"key": b["key"], "mentions": b["doc_count"],
              "sentiment_mean": round(b["s"]["value"], 4) if b["s"]["value"] is not None else None}

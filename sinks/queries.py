@@ -10,7 +10,9 @@ breadth, tone and momentum, each scaled to [0, 1] across the cities ranked:
     tone     = (mean sentiment + 1) / 2
     growth   = (mentions in the second half of the period - first half) / (both halves), mapped to [0, 1]
 Syndicated copies (``duplicate_of`` set) are excluded unless asked for, so one wire story on ten
-outlets counts once.
+outlets counts once. Tone figures (``sentiment_mean``, positive/negative counts and shares, story
+order) are the article-level tone toward each entity, one per (article, entity) (``sinoscope.tone``);
+``mentions`` counts mentions.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ def trend(conn, entity_id: str, name: str, since: datetime, interval: str = "1d"
     if unit is None:
         raise ValueError(f"interval {interval!r}: use 1h, 1d or 1w")
     rows = conn.execute(
-        f"SELECT date_trunc('{unit}', published AT TIME ZONE 'UTC') AS b, count(*), avg(score), "
-        f"count(*) FILTER (WHERE label = 'positive'), count(*) FILTER (WHERE label = 'negative') "
+        f"SELECT date_trunc('{unit}', published AT TIME ZONE 'UTC') AS b, count(*), avg(entity_score), "
+        f"count(*) FILTER (WHERE entity_label = 'positive'), count(*) FILTER (WHERE entity_label = 'negative') "
         f"FROM mentions WHERE entity_id = ? AND published >= ?{_dup(include_duplicates)} GROUP BY b ORDER BY b",
         [entity_id, since]).fetchall()
     return {"entity_id": entity_id, "name": name, "interval": interval, "since": since.isoformat(),
@@ -61,8 +63,9 @@ def rank(conn, names: dict[str, str], since: datetime, entity_type: str = "city"
     mid = since + (now - since) / 2
     pairs = sorted((rollup or {}).items())
     rows = conn.execute(
-        f"SELECT coalesce(r.grp, entity_id) AS g, count(*), count(DISTINCT outlet), count(DISTINCT country), avg(score), "
-        f"avg(CASE WHEN label = 'positive' THEN 1 ELSE 0 END), avg(CASE WHEN label = 'negative' THEN 1 ELSE 0 END), "
+        f"SELECT coalesce(r.grp, entity_id) AS g, count(*), count(DISTINCT outlet), count(DISTINCT country), "
+        f"avg(entity_score), coalesce(avg(CASE WHEN entity_label = 'positive' THEN 1 WHEN entity_label IS NOT NULL THEN 0 END), 0), "
+        f"coalesce(avg(CASE WHEN entity_label = 'negative' THEN 1 WHEN entity_label IS NOT NULL THEN 0 END), 0), "
         f"count(*) FILTER (WHERE published >= ?), count(*) FILTER (WHERE published < ?) "
         f"FROM mentions LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS child, unnest(?::VARCHAR[]) AS grp) r "
         f"ON r.child = entity_id WHERE entity_type = ? AND published >= ? AND published <= ?"
@@ -101,11 +104,11 @@ def stories(conn, entity_id: str, since: datetime | None = None, negative: bool 
             include_duplicates: bool = False, until: datetime | None = None) -> dict:
     order = "ASC" if negative else "DESC"
     rows = conn.execute(
-        f"SELECT a.id, a.url, a.title, a.outlet, a.published, avg(m.score), any_value(m.sentence) "
+        f"SELECT a.id, a.url, a.title, a.outlet, a.published, m.entity_score, m.sentence "
         f"FROM mentions m JOIN articles a ON a.id = m.article_id "
-        f"WHERE m.entity_id = ? AND m.score IS NOT NULL AND m.published >= ? AND m.published <= ?"
+        f"WHERE m.entity_id = ? AND m.entity_score IS NOT NULL AND m.published >= ? AND m.published <= ?"
         f"{'' if include_duplicates else ' AND m.duplicate_of IS NULL'} "
-        f"GROUP BY a.id, a.url, a.title, a.outlet, a.published ORDER BY avg(m.score) {order}, a.published DESC LIMIT ?",
+        f"ORDER BY m.entity_score {order}, a.published DESC LIMIT ?",
         [entity_id, since or datetime(1970, 1, 1, tzinfo=timezone.utc),
          until or datetime(9999, 1, 1, tzinfo=timezone.utc), limit]).fetchall()
     return {"entity_id": entity_id, "negative": negative,
@@ -145,7 +148,7 @@ def breakdown(conn, entity_id: str, since: datetime, by: str = "outlet", include
     """Mentions and mean sentiment of one entity per outlet, country or language."""
     check_split(by, "breakdown")
     rows = conn.execute(
-        f"SELECT {by}, count(*), avg(score) FROM mentions WHERE entity_id = ? AND published >= ?"
+        f"SELECT {by}, count(*), avg(entity_score) FROM mentions WHERE entity_id = ? AND published >= ?"
         f"{_dup(include_duplicates)} GROUP BY {by} ORDER BY count(*) DESC, {by}", [entity_id, since]).fetchall()
     return {"entity_id": entity_id, "by": by, "rows": [
         {"key": k, "mentions": n, "sentiment_mean": round(s, 4) if s is not None else None} for k, n, s in rows]}

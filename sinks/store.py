@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from sinoscope.schemas import Enriched
+from sinoscope.tone import carriers
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -28,7 +29,14 @@ CREATE TABLE IF NOT EXISTS mentions (
     score DOUBLE, label VARCHAR, confidence DOUBLE,
     published TIMESTAMPTZ, outlet VARCHAR, country VARCHAR, language VARCHAR, duplicate_of VARCHAR
 );
+-- the article's tone toward the mention's entity, on one mention per (article, entity): sinoscope.tone
+ALTER TABLE mentions ADD COLUMN IF NOT EXISTS entity_score DOUBLE;
+ALTER TABLE mentions ADD COLUMN IF NOT EXISTS entity_label VARCHAR;
+ALTER TABLE mentions ADD COLUMN IF NOT EXISTS entity_confidence DOUBLE;
 """
+_MENTION_COLUMNS = ("id, article_id, entity_id, entity_type, name, text, field, sentence, sense, score, label, "
+                    "confidence, published, outlet, country, language, duplicate_of, entity_score, entity_label, "
+                    "entity_confidence")
 
 
 class StoreError(RuntimeError):
@@ -46,6 +54,12 @@ class EmbeddedStore:
         if not self.path.exists() or not read_only:
             self._open(False).execute(_SCHEMA).close()
         self._conn = self._open(True) if read_only else None
+        if read_only and not self._conn.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_name = 'mentions' AND column_name = 'entity_score'"
+        ).fetchone():  # a store written by an older release: add the new columns once
+            self._conn.close()
+            self._open(False).execute(_SCHEMA).close()
+            self._conn = self._open(True)
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         delay = 0.05
@@ -75,14 +89,16 @@ class EmbeddedStore:
         arts, ments = [], []
         for e in batch:
             a, s = e.article, e.sentiment
+            tones = carriers(e)
             arts.append((a.id, a.url, a.title, a.summary, a.outlet, a.country, e.language, a.source, a.published,
                          a.fetched, a.duplicate_of, s.score if s else None, s.label if s else None,
                          s.confidence if s else None, len(e.mentions), e.model))
             for m in e.mentions:
-                ms = m.sentiment
+                ms, t = m.sentiment, tones.get(m.id)
                 ments.append((m.id, a.id, m.entity_id, m.type, m.name, m.text, m.field, m.sentence, m.sense,
                                ms.score if ms else None, ms.label if ms else None, ms.confidence if ms else None,
-                               a.published, a.outlet, a.country, e.language, a.duplicate_of))
+                               a.published, a.outlet, a.country, e.language, a.duplicate_of,
+                               t.score if t else None, t.label if t else None, t.confidence if t else None))
         with self._lock:
             try:
                 conn = self._open(False)
@@ -95,7 +111,8 @@ class EmbeddedStore:
                 # an article re-enriched (new model) replaces its mentions as a whole
                 conn.execute("DELETE FROM mentions WHERE article_id IN (SELECT unnest(?))", [ids])
                 if ments:
-                    conn.executemany("INSERT OR REPLACE INTO mentions VALUES (" + ",".join("?" * 17) + ")", ments)
+                    conn.executemany(f"INSERT OR REPLACE INTO mentions ({_MENTION_COLUMNS}) VALUES ("
+                                     + ",".join("?" * 20) + ")", ments)
                 conn.execute("COMMIT")
             except duckdb.Error as exc:
                 conn.execute("ROLLBACK")

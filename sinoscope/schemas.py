@@ -95,7 +95,7 @@ class MentionRecord(BaseModel):
 
 
 class EntityTone(BaseModel):
-    """How one article portrays one entity: its mentions taken together (``nlp.tagger.entity_label``)."""
+    """How one article portrays one entity: its mentions taken together (``sinoscope.tone``)."""
 
     entity_id: str
     name: str

@@ -58,24 +58,27 @@ def test_trend_request_and_answer(httpserver):
 def test_rank_uses_the_shared_index_formula(httpserver):
     q, fake = queries(httpserver, {"e": {"buckets": [
         {"key": "city:chengdu", "doc_count": 10, "outlets": {"value": 4}, "countries": {"value": 3}, "s": {"value": 0.5},
-         "pos": {"doc_count": 6}, "neg": {"doc_count": 1}, "recent": {"doc_count": 7}},
+         "pos": {"doc_count": 6}, "neg": {"doc_count": 1}, "scored": {"value": 8}, "recent": {"doc_count": 7}},
         {"key": "city:wuhan", "doc_count": 4, "outlets": {"value": 2}, "countries": {"value": 1}, "s": {"value": -0.5},
-         "pos": {"doc_count": 0}, "neg": {"doc_count": 3}, "recent": {"doc_count": 1}}]}})
+         "pos": {"doc_count": 0}, "neg": {"doc_count": 3}, "scored": {"value": 4}, "recent": {"doc_count": 1}}]}})
     out = q.rank({"city:chengdu": "Chengdu", "city:wuhan": "Wuhan"}, SINCE, "city", now=NOW)
     assert [r["entity_id"] for r in out["rows"]] == ["city:chengdu", "city:wuhan"]
     top = out["rows"][0]
-    assert (top["mentions"], top["outlets"], top["countries"], top["share_positive"], top["growth"]) == (10, 4, 3, 0.6, 0.4)
+    assert (top["mentions"], top["outlets"], top["countries"], top["share_positive"], top["growth"]) == (10, 4, 3, 0.75, 0.4)
     # presence 1, breadth 1, tone 0.75, growth 0.7 -> 100 * (0.35 + 0.25 + 0.1875 + 0.105)
     assert top["index"] == 89.25
     body = fake.bodies[0]
     assert {"term": {"sense": "government"}} in body["query"]["bool"]["must_not"]
+    # tone is the article-level tone toward the entity; shares are of the articles scored
+    assert body["aggs"]["e"]["aggs"]["s"] == {"avg": {"field": "entity_score"}}
+    assert body["aggs"]["e"]["aggs"]["scored"] == {"value_count": {"field": "entity_score"}}
     assert body["aggs"]["e"]["aggs"]["recent"]["filter"]["range"]["published"]["gte"].startswith("2026-10-26")
 
 
 def test_rank_rollup_groups_by_a_runtime_field(httpserver):
     q, fake = queries(httpserver, {"e": {"buckets": [
         {"key": "brand:tencent", "doc_count": 3, "outlets": {"value": 2}, "countries": {"value": 1}, "s": {"value": 0.2},
-         "pos": {"doc_count": 2}, "neg": {"doc_count": 1}, "recent": {"doc_count": 1}}]}})
+         "pos": {"doc_count": 2}, "neg": {"doc_count": 1}, "scored": {"value": 3}, "recent": {"doc_count": 1}}]}})
     out = q.rank({"brand:tencent": "Tencent"}, SINCE, "brand", now=NOW, rollup={"brand:wechat": "brand:tencent"})
     assert out["rollup"] is True and [(r["entity_id"], r["name"], r["mentions"]) for r in out["rows"]] == \
         [("brand:tencent", "Tencent", 3)]

@@ -145,7 +145,10 @@ def test_setup_puts_the_lifecycle_policy_and_templates(httpserver):
     httpserver.expect_request("/_ilm/policy/sinoscope-retention", method="PUT").respond_with_handler(record)
     httpserver.expect_request("/_index_template/sinoscope-articles", method="PUT").respond_with_handler(record)
     httpserver.expect_request("/_index_template/sinoscope-mentions", method="PUT").respond_with_handler(record)
+    httpserver.expect_request("/sinoscope-mentions-*/_mapping", method="PUT").respond_with_handler(record)
     sink(httpserver, retention_days=365).setup()
+    # indices an older release made take the new fields (their mappings are strict)
+    assert seen["/sinoscope-mentions-*/_mapping"]["properties"]["entity_score"] == {"type": "float"}
     assert seen["/_ilm/policy/sinoscope-retention"]["policy"]["phases"]["delete"]["min_age"] == "365d"
     tpl = seen["/_index_template/sinoscope-mentions"]
     assert tpl["index_patterns"] == ["sinoscope-mentions-*"]
@@ -162,3 +165,14 @@ def test_mappings_cover_every_field_the_sink_writes():
             if name in ("title", "text", "summary", "sentence") and m is ARTICLE_MAPPING or name == "sentence":
                 assert spec["type"] == "text"
     assert MENTION_MAPPING["properties"]["score"]["type"] == "float"
+
+
+def test_the_articles_tone_toward_each_entity_rides_on_one_mention_per_article_and_entity():
+    s = ElasticSink(Elasticsearch("http://127.0.0.1:9"))
+    docs = [a["_source"] for a in s.actions(batch()) if "-mentions-" in a["_index"]]
+    carried: dict = {}
+    for d in docs:
+        if d["entity_score"] is not None:
+            carried[(d["article_id"], d["entity_id"])] = carried.get((d["article_id"], d["entity_id"]), 0) + 1
+    assert carried and set(carried.values()) == {1}
+    assert set(carried) == {(d["article_id"], d["entity_id"]) for d in docs if d["score"] is not None}

@@ -167,6 +167,6 @@ def test_nlp_targets_keeps_order_and_fields(tmp_path):
     (["positive", "negative"], [0.3, -0.8], "negative"),           # a tie goes to the sign of the mean
 ])
 def test_an_entitys_mentions_taken_together(labels, scores, expected):
-    from nlp.tagger import entity_label
+    from sinoscope.tone import entity_label
 
     assert entity_label(labels, scores) == expected

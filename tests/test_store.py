@@ -102,8 +102,10 @@ def test_trend_buckets_with_and_without_syndicated_copies(store):
                  enriched(4, [("city:chengdu", 0.6)], 1, duplicate_of=first.article.id),
                  enriched(5, [("city:chengdu", 0.9)], 60)])  # outside the period
     out = queries.trend(store.conn, "city:chengdu", "Chengdu", NOW - timedelta(days=30), "1d")
+    # mentions count mentions; tone is each article's tone toward the entity (article 2: its two
+    # mentions together, mean -0.1), one per (article, entity)
     assert [(b["start"][:10], b["mentions"], b["sentiment_mean"]) for b in out["buckets"]] == [
-        ("2026-11-17", 3, round((0.6 - 0.2 + 0.0) / 3, 4)), ("2026-11-19", 1, 0.4)]
+        ("2026-11-17", 3, round((0.6 + (-0.2 + 0.0) / 2) / 2, 4)), ("2026-11-19", 1, 0.4)]
     with_dups = queries.trend(store.conn, "city:chengdu", "Chengdu", NOW - timedelta(days=30), "1w", True)
     assert sum(b["mentions"] for b in with_dups["buckets"]) == 5
     with pytest.raises(ValueError):
@@ -172,3 +174,42 @@ def test_rank_rollup_counts_sub_brands_for_their_parent(store):
     assert rolled["rollup"] is True and set(rows) == {"brand:tencent", "brand:byd"}
     t = rows["brand:tencent"]
     assert (t["name"], t["mentions"], t["outlets"], t["sentiment_mean"]) == ("Tencent", 3, 2, pytest.approx(0.1667, abs=1e-3))
+
+
+def test_the_articles_tone_toward_each_entity_is_stored_once_per_article_and_entity(store, tmp_path):
+    from sinoscope.schemas import EntityTone, Sentiment
+
+    # the stage's own article-level tone wins over the mentions combined; a government-sense
+    # mention (left out of rank) does not carry it
+    e = enriched(1, [("city:beijing", -0.6), ("city:beijing", 0.5), ("city:beijing", 0.4), ("city:chengdu", -0.5)], 1)
+    e.mentions[0].sense = "government"
+    e.entities = [EntityTone(entity_id="city:beijing", name="Beijing", type="city", mentions=3,
+                             sentiment=Sentiment(score=0.1, label="neutral", confidence=0.7))]
+    store.write([e])
+    rows = store.conn.execute("SELECT id, entity_id, entity_score, entity_label FROM mentions ORDER BY id").fetchall()
+    assert [(r[1], r[2], r[3]) for r in rows] == [("city:beijing", None, None), ("city:beijing", 0.1, "neutral"),
+                                                  ("city:beijing", None, None), ("city:chengdu", -0.5, "negative")]
+    out = queries.rank(store.conn, {}, NOW - timedelta(days=30), "city", now=NOW)
+    beijing = next(r for r in out["rows"] if r["entity_id"] == "city:beijing")
+    assert (beijing["mentions"], beijing["sentiment_mean"], beijing["share_positive"]) == (2, 0.1, 0.0)
+    stories = queries.stories(store.conn, "city:chengdu", negative=True)["stories"]
+    assert [s["sentiment"] for s in stories] == [-0.5]
+
+
+def test_a_store_from_an_older_release_gains_the_tone_columns(tmp_path):
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute("CREATE TABLE mentions (id VARCHAR PRIMARY KEY, article_id VARCHAR, entity_id VARCHAR, "
+                 "entity_type VARCHAR, name VARCHAR, text VARCHAR, field VARCHAR, sentence VARCHAR, sense VARCHAR, "
+                 "score DOUBLE, label VARCHAR, confidence DOUBLE, published TIMESTAMPTZ, outlet VARCHAR, "
+                 "country VARCHAR, language VARCHAR, duplicate_of VARCHAR)")
+    conn.execute("INSERT INTO mentions (id, entity_id, score, published) VALUES ('m1', 'city:wuhan', -0.5, now())")
+    conn.close()
+    reader = EmbeddedStore(path, read_only=True)  # a query before any writer has run
+    try:
+        out = queries.trend(reader.conn, "city:wuhan", "Wuhan", NOW - timedelta(days=3650), "1w")
+        assert [(b["mentions"], b["sentiment_mean"]) for b in out["buckets"]] == [(1, None)]
+    finally:
+        reader.close()

@@ -35,7 +35,7 @@ def stats_query(now: datetime, t: swings.Thresholds) -> dict:
 
     def part(extra: dict) -> dict:
         return {"filter": {"range": {"published": extra}}, "aggs": {
-            "score": {"extended_stats": {"field": "score"}},
+            "score": {"extended_stats": {"field": "entity_score"}},
             "stories": {"cardinality": {"field": "story", "precision_threshold": 3000}},
             "days": {"date_histogram": {"field": "published", "calendar_interval": "day", "time_zone": "UTC",
                                         "format": "yyyy-MM-dd", "min_doc_count": 1}}}}
@@ -88,14 +88,14 @@ class ElasticAlerts:
 
     def stories(self, entity_id: str, since: datetime, until: datetime, negative: bool, limit: int = 5) -> list[dict]:
         resp = self.es.search(index=self.mentions, size=limit, query={"bool": {"filter": [
-            {"term": {"entity_id": entity_id}}, {"exists": {"field": "score"}},
+            {"term": {"entity_id": entity_id}}, {"exists": {"field": "entity_score"}},
             {"range": {"published": {"gte": since.isoformat(), "lte": until.isoformat()}}}]}},
-            sort=[{"score": "asc" if negative else "desc"}, {"published": "desc"}],
+            sort=[{"entity_score": "asc" if negative else "desc"}, {"published": "desc"}],
             collapse={"field": "article_id"}, source=["article_id", "url", "title", "outlet", "published",
-                                                      "score", "sentence"]).body
+                                                      "entity_score", "sentence"]).body
         return [{"article_id": h["_source"]["article_id"], "url": h["_source"].get("url"),
                  "title": h["_source"].get("title"), "outlet": h["_source"].get("outlet"),
-                 "published": h["_source"].get("published"), "sentiment": round(h["_source"]["score"], 4),
+                 "published": h["_source"].get("published"), "sentiment": round(h["_source"]["entity_score"], 4),
                  "sentence": h["_source"].get("sentence")} for h in resp["hits"]["hits"]]
 
     def alerts(self, since: datetime | None = None, limit: int = 10000) -> list[dict]:

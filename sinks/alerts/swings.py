@@ -3,7 +3,8 @@
 For every tracked city or brand we compare the *current window* (default: the last 48 h) with
 a *baseline* (the 28 days before the window):
 
-- sentiment: a two-sample z-test on mean mention sentiment,
+- sentiment: a two-sample z-test on the mean article-level tone toward the entity (one per
+  article, ``sinoscope.tone``),
   ``z = (mean_now - mean_base) / sqrt(var * (1/n_now + 1/n_base))`` with the baseline's variance
   (floored, so a baseline of near-identical scores cannot make a tiny shift look huge). A swing
   also needs a minimum absolute shift (default 0.3 on the [-1, 1] scale): significance alone on
@@ -158,7 +159,7 @@ def embedded_stats(conn, now: datetime, t: Thresholds, entity_ids: list[str] | N
     return _from_rows(conn.execute(
         "SELECT entity_id, any_value(entity_type), published >= ? AS cur, "
         "strftime(published AT TIME ZONE 'UTC', '%Y-%m-%d') AS day, count(*), "
-        "sum(score), sum(score * score), count(score) "
+        "sum(entity_score), sum(entity_score * entity_score), count(entity_score) "
         "FROM mentions WHERE published >= ? AND published <= ? "
         "AND (sense IS NULL OR sense <> 'government') "
         "AND entity_id IN (SELECT DISTINCT entity_id FROM mentions WHERE published >= ? AND published <= ?) "
