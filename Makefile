@@ -5,13 +5,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup browser run test bench train clean
+.PHONY: setup browser run test test-fast check bench train clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0  # the CPU build, from local disk; never let pip pick another
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,dev]'
 	touch $@
 
 setup: $(BIN)/.installed
@@ -31,6 +31,17 @@ browser:
 
 test: setup browser
 	$(BIN)/pytest
+
+# the inner loop: no test marked slow or integration (no servers, brokers, browsers or flows)
+test-fast: setup
+	$(BIN)/pytest -m "not slow and not integration" -q
+
+# the import layers (pyproject.toml [tool.importlinter]), lint and format, the core's types
+check: setup
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy sinoscope/core
 
 bench: setup
 	$(BIN)/python bench/ingest_bench.py

@@ -16,7 +16,7 @@ import resource
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,11 +26,13 @@ from ingest.feeds import parse_feed  # noqa: E402
 from ingest.normalize import normalize_entry  # noqa: E402
 from ingest.runner import IngestRunner  # noqa: E402
 from ingest.sources import Source  # noqa: E402
-from sinoscope.bus.embedded import EmbeddedBus  # noqa: E402
-from sinoscope.settings import load_settings  # noqa: E402
+from sinoscope.core.bus.embedded import EmbeddedBus  # noqa: E402
+from sinoscope.core.settings import load_settings  # noqa: E402
 
-WORDS = ("china city brand export market electric vehicle battery factory tourism policy investment "
-         "growth shares analysts said company government officials visitors record quarter sales").split()
+WORDS = (
+    "china city brand export market electric vehicle battery factory tourism policy investment "
+    "growth shares analysts said company government officials visitors record quarter sales"
+).split()
 
 
 def sentence(rng: random.Random, n: int = 18) -> str:
@@ -43,14 +45,18 @@ def make_feeds(root: Path, feeds: int, entries: int, rng: random.Random) -> list
         items = []
         for e in range(entries):
             body = "".join(f"<p>{sentence(rng)} {sentence(rng)}</p>" for _ in range(8))
-            items.append(f"<item><title>Story {f}-{e}: {sentence(rng, 8)}</title>"
-                         f"<link>https://bench.example.com/{f}/{e}?utm_source=rss</link>"
-                         f"<pubDate>Mon, 09 Nov 2026 10:{e % 60:02d}:00 GMT</pubDate>"
-                         f"<description>{sentence(rng)}</description>"
-                         f"<content:encoded><![CDATA[{body}]]></content:encoded></item>")
-        xml = ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
-               'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>b</title>'
-               f'<link>https://bench.example.com/</link><description>d</description>{"".join(items)}</channel></rss>')
+            items.append(
+                f"<item><title>Story {f}-{e}: {sentence(rng, 8)}</title>"
+                f"<link>https://bench.example.com/{f}/{e}?utm_source=rss</link>"
+                f"<pubDate>Mon, 09 Nov 2026 10:{e % 60:02d}:00 GMT</pubDate>"
+                f"<description>{sentence(rng)}</description>"
+                f"<content:encoded><![CDATA[{body}]]></content:encoded></item>"
+            )
+        xml = (
+            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+            'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>b</title>'
+            f"<link>https://bench.example.com/</link><description>d</description>{''.join(items)}</channel></rss>"
+        )
         path = root / f"feed{f}.xml"
         path.write_text(xml)
         out.append(Source(name=f"bench-{f}", url=path.as_uri(), outlet="Bench", country="GB", language="en"))
@@ -61,9 +67,11 @@ def page(rng: random.Random) -> bytes:
     nav = "".join(f"<li><a href='/s{i}'>Section {i}</a></li>" for i in range(40))
     paras = "".join(f"<p>{sentence(rng, 30)} {sentence(rng, 25)}</p>" for _ in range(25))
     side = "".join(f"<li>{sentence(rng, 6)}</li>" for _ in range(30))
-    return (f"<html><head><meta charset='utf-8'><title>{sentence(rng, 6)}</title></head><body><nav><ul>{nav}</ul></nav>"
-            f"<article><h1>{sentence(rng, 8)}</h1>{paras}</article><aside><ul>{side}</ul></aside>"
-            "<footer>Copyright. Privacy. Cookies.</footer></body></html>").encode()
+    return (
+        f"<html><head><meta charset='utf-8'><title>{sentence(rng, 6)}</title></head><body><nav><ul>{nav}</ul></nav>"
+        f"<article><h1>{sentence(rng, 8)}</h1>{paras}</article><aside><ul>{side}</ul></aside>"
+        "<footer>Copyright. Privacy. Cookies.</footer></body></html>"
+    ).encode()
 
 
 def main() -> None:
@@ -82,7 +90,7 @@ def main() -> None:
     rows = []
 
     t = time.perf_counter()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for s in sources:
         body = Path(s.url[7:]).read_bytes()
         for entry in parse_feed(body, s.url, "application/rss+xml").entries:
@@ -104,7 +112,13 @@ def main() -> None:
     t = time.perf_counter()
     ok = sum(1 for p in pages if not extract_article(p, "https://bench.example.com/p", "text/html").error)
     dt = time.perf_counter() - t
-    rows.append((f"pages extracted (trafilatura, {len(pages[0]) // 1024} KB each, {ok}/{len(pages)} ok)", len(pages) / dt, "pages/s"))
+    rows.append(
+        (
+            f"pages extracted (trafilatura, {len(pages[0]) // 1024} KB each, {ok}/{len(pages)} ok)",
+            len(pages) / dt,
+            "pages/s",
+        )
+    )
 
     bus = EmbeddedBus(tmp / "bench-bus.sqlite")
     value = ("{" + '"text": "' + "x" * 3000 + '"}').encode()

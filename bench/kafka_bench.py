@@ -15,7 +15,7 @@ import resource
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from ingest.feeds import parse_feed  # noqa: E402
 from ingest.normalize import normalize_entry  # noqa: E402
 from ingest.sources import load_sources  # noqa: E402
-from sinoscope.bus.kafka import KafkaBus  # noqa: E402
-from sinoscope.settings import load_settings  # noqa: E402
+from sinoscope.core.bus.kafka import KafkaBus  # noqa: E402
+from sinoscope.core.settings import load_settings  # noqa: E402
 
 
 def articles() -> list[bytes]:
@@ -33,7 +33,7 @@ def articles() -> list[bytes]:
     out = []
     for s in load_sources():
         for e in parse_feed(Path(s.url[7:]).read_bytes(), s.url).entries:
-            out.append(normalize_entry(e, s, datetime.now(timezone.utc), settings.ingest).to_json())
+            out.append(normalize_entry(e, s, datetime.now(UTC), settings.ingest).to_json())
     return out
 
 
@@ -75,10 +75,16 @@ def main() -> None:
             consume = got / (time.perf_counter() - t0)
         bus.close()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"\nKafka bus benchmark ({'tansu, memory storage' if broker else args.bootstrap}), "
-              f"{args.messages} article messages of {size / 1024:.1f} KB on average")
-        print(f"  produced (acks=all, flush per 1,000)      {produce:>10,.0f} msg/s  ({produce * size / 2**20:,.1f} MiB/s)")
-        print(f"  consumed in a group, commit per batch     {consume:>10,.0f} msg/s  ({got} messages, after the group joined)")
+        print(
+            f"\nKafka bus benchmark ({'tansu, memory storage' if broker else args.bootstrap}), "
+            f"{args.messages} article messages of {size / 1024:.1f} KB on average"
+        )
+        print(
+            f"  produced (acks=all, flush per 1,000)      {produce:>10,.0f} msg/s  ({produce * size / 2**20:,.1f} MiB/s)"
+        )
+        print(
+            f"  consumed in a group, commit per batch     {consume:>10,.0f} msg/s  ({got} messages, after the group joined)"
+        )
         print(f"  peak memory of this process               {peak:>10,.0f} MiB")
     finally:
         if broker:

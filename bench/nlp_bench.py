@@ -17,7 +17,7 @@ import resource
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,7 +27,7 @@ from ingest.normalize import normalize_entry  # noqa: E402
 from ingest.sources import load_sources  # noqa: E402
 from nlp.sentiment.model import PRECISIONS  # noqa: E402
 from nlp.tagger import Tagger  # noqa: E402
-from sinoscope.settings import load_settings  # noqa: E402
+from sinoscope.core.settings import load_settings  # noqa: E402
 
 
 def corpus() -> list[tuple[str, str]]:
@@ -36,21 +36,23 @@ def corpus() -> list[tuple[str, str]]:
     for s in load_sources():
         body = Path(s.url[7:]).read_bytes()
         for e in parse_feed(body, s.url).entries:
-            a = normalize_entry(e, s, datetime.now(timezone.utc), settings.ingest)
+            a = normalize_entry(e, s, datetime.now(UTC), settings.ingest)
             if len(a.text) > 200:
                 out.append((a.title, a.text))
     return out
 
 
 def multiply(base, n: int, tagger: Tagger, rng: random.Random) -> list[tuple[str, str]]:
-    names = {"city": [e.name for e in tagger.catalogue.of_type("city") if "(" not in e.name],
-             "brand": [e.name for e in tagger.catalogue.of_type("brand")]}
+    names = {
+        "city": [e.name for e in tagger.catalogue.of_type("city") if "(" not in e.name],
+        "brand": [e.name for e in tagger.catalogue.of_type("brand")],
+    }
     out = []
     for i in range(n):
         title, text = base[i % len(base)]
         pieces, last = [], 0
         for m in tagger.finder.find(text):
-            pieces += [text[last:m.start], rng.choice(names[m.type])]
+            pieces += [text[last : m.start], rng.choice(names[m.type])]
             last = m.end
         out.append((title, "".join(pieces) + text[last:]))
     return out
@@ -60,8 +62,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--articles", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--precision", default="auto", choices=PRECISIONS,
-                    help="The transformer's arithmetic (auto: bf16 where the CPU has it natively, else int8).")
+    ap.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="The transformer's arithmetic (auto: bf16 where the CPU has it natively, else int8).",
+    )
     args = ap.parse_args()
     rng = random.Random(3)
     rows = []
@@ -73,7 +79,9 @@ def main() -> None:
     found = plain.tag_many([(ti, tx, "en") for ti, tx in docs])
     dt = time.perf_counter() - t
     mentions = sum(len(r.mentions) for r in found)
-    rows.append(("mention finding only (language given)", f"{len(docs) / dt:,.0f} articles/s, {mentions / dt:,.0f} mentions/s"))
+    rows.append(
+        ("mention finding only (language given)", f"{len(docs) / dt:,.0f} articles/s, {mentions / dt:,.0f} mentions/s")
+    )
     t = time.perf_counter()
     plain.tag_many([(ti, tx, None) for ti, tx in docs])
     dt = time.perf_counter() - t
@@ -84,23 +92,38 @@ def main() -> None:
     n = min(len(docs), 400)
     t = time.perf_counter()
     for i in range(0, n, 64):
-        full.tag_many([(ti, tx, None) for ti, tx in docs[i:i + 64]])
+        full.tag_many([(ti, tx, None) for ti, tx in docs[i : i + 64]])
     dt = time.perf_counter() - t
     sents = sum(len(r.mentions) for r in found[:n])
-    rows.append((f"tagging with the transformer ({full.model.precision}, {args.threads} threads, batches of 64 articles)",
-                 f"{n / dt:,.1f} articles/s, {sents / dt:,.0f} mention sentences/s"))
+    rows.append(
+        (
+            f"tagging with the transformer ({full.model.precision}, {args.threads} threads, batches of 64 articles)",
+            f"{n / dt:,.1f} articles/s, {sents / dt:,.0f} mention sentences/s",
+        )
+    )
 
     from nlp.stage import enrich_stage
-    from sinoscope.bus.embedded import EmbeddedBus
-    from sinoscope.schemas import Article, article_id_for
+    from sinoscope.core.bus.embedded import EmbeddedBus
+    from sinoscope.core.schemas import Article, article_id_for
 
     settings = load_settings(data_dir=Path(tempfile.mkdtemp()))
     bus = EmbeddedBus(settings.path("bus.sqlite"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for i, (ti, tx) in enumerate(docs[:n]):
         url = f"https://bench.example.com/{i}"
-        a = Article(id=article_id_for(url), url=url, original_url=url, source="b", outlet="B", country="GB",
-                    language="en", title=ti, text=tx, published=now, fetched=now)
+        a = Article(
+            id=article_id_for(url),
+            url=url,
+            original_url=url,
+            source="b",
+            outlet="B",
+            country="GB",
+            language="en",
+            title=ti,
+            text=tx,
+            published=now,
+            fetched=now,
+        )
         bus.publish("articles", a.id, a.to_json())
     bus.flush()
     stage = enrich_stage(bus, settings, full)
@@ -111,8 +134,10 @@ def main() -> None:
     rows.append(("whole stage: consume, tag (transformer), publish, commit", f"{stats.outputs / dt:,.1f} articles/s"))
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\nsinoscope NLP benchmark: {len(docs)} articles, {chars / len(docs):,.0f} characters and "
-          f"{mentions / len(docs):.1f} mentions per article on average")
+    print(
+        f"\nsinoscope NLP benchmark: {len(docs)} articles, {chars / len(docs):,.0f} characters and "
+        f"{mentions / len(docs):.1f} mentions per article on average"
+    )
     for name, value in rows:
         print(f"  {name:<72} {value}")
     print(f"  {'peak memory (max RSS)':<72} {peak:,.0f} MiB")

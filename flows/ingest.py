@@ -25,7 +25,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from ingest.poll import PollResult
 from ingest.runner import IngestRunner, IngestSummary, crashed
 from ingest.sources import load_sources
-from sinoscope.bus import open_bus
+from sinoscope.core.bus import open_bus
+from sinoscope.core.errors import RetryableError
 
 from . import progress
 from .settings import settings_from
@@ -46,7 +47,7 @@ logging.getLogger("prefect.task_runs").addFilter(_ThreadTimeoutNotice())
 LEASE_S = 60  # the shortest lease Prefect grants; renewed while the task runs
 
 
-class TransientPollError(RuntimeError):
+class TransientPollError(RetryableError, RuntimeError):
     """A poll worth retrying now; carries the result in case every retry fails too."""
 
     def __init__(self, result: PollResult) -> None:
@@ -68,8 +69,13 @@ def host_limit(url: str) -> str:
 
 @task(name="poll-source", cache_policy=NO_CACHE, task_run_name="poll {source.name}")
 def poll_source_task(runner: IngestRunner, source, state) -> PollResult:
-    with concurrency(host_limit(source.url), occupy=1, lease_duration=LEASE_S, strict=False,
-                     timeout_seconds=runner.settings.ingest.task_timeout_s):
+    with concurrency(
+        host_limit(source.url),
+        occupy=1,
+        lease_duration=LEASE_S,
+        strict=False,
+        timeout_seconds=runner.settings.ingest.task_timeout_s,
+    ):
         result = runner.poll(source, state)
     if transient(result):
         raise TransientPollError(result)
@@ -102,15 +108,19 @@ def ensure_host_limits(urls: list[str], limit: int) -> None:
 
 
 @flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=8), log_prints=True)
-def ingest_flow(config: str | None = None, overrides: dict | None = None, sources_file: str | None = None,
-                force: bool = False) -> dict:
+def ingest_flow(
+    config: str | None = None, overrides: dict | None = None, sources_file: str | None = None, force: bool = False
+) -> dict:
     """Poll every due source once: fetch, extract, de-duplicate, publish to the bus."""
     settings = settings_from(config, overrides)
-    sources = load_sources(Path(sources_file) if sources_file else settings.ingest.sources_file,
-                           settings.ingest.query_entities)
-    poll = poll_source_task.with_options(retries=settings.ingest.task_retries,
-                                         retry_delay_seconds=settings.ingest.task_retry_delays_s,
-                                         timeout_seconds=settings.ingest.task_timeout_s)
+    sources = load_sources(
+        Path(sources_file) if sources_file else settings.ingest.sources_file, settings.ingest.query_entities
+    )
+    poll = poll_source_task.with_options(
+        retries=settings.ingest.task_retries,
+        retry_delay_seconds=settings.ingest.task_retry_delays_s,
+        timeout_seconds=settings.ingest.task_timeout_s,
+    )
     with open_bus(settings) as bus:
         runner = IngestRunner(settings, bus)
         try:

@@ -14,7 +14,7 @@ class LocalServer:
         self.proc = None
         self.url = f"http://127.0.0.1:{port}/api"
 
-    def __enter__(self) -> "LocalServer":
+    def __enter__(self) -> LocalServer:
         import os
         import subprocess
         import sys
@@ -26,14 +26,20 @@ class LocalServer:
         log_file = open(Path(self.home) / "server.log", "ab")
         env = {**os.environ, "PREFECT_HOME": str(self.home), "PREFECT_API_URL": self.url}
         prefect = Path(sys.executable).parent / "prefect"
-        self.proc = subprocess.Popen([str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
-                                     env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                     preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+        self.proc = subprocess.Popen(
+            [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
         deadline = time.time() + self.startup_s
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the local Prefect server exited (code {self.proc.returncode}); "
-                                   f"see {Path(self.home) / 'server.log'} (port {self.port} in use? set --prefect-port)")
+                raise RuntimeError(
+                    f"the local Prefect server exited (code {self.proc.returncode}); "
+                    f"see {Path(self.home) / 'server.log'} (port {self.port} in use? set --prefect-port)"
+                )
             try:
                 if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
                     break
@@ -41,8 +47,10 @@ class LocalServer:
                 pass
             if time.time() > deadline:
                 self.__exit__()
-                raise RuntimeError(f"the local Prefect server did not answer within {self.startup_s:.0f}s; "
-                                   f"see {Path(self.home) / 'server.log'}")
+                raise RuntimeError(
+                    f"the local Prefect server did not answer within {self.startup_s:.0f}s; "
+                    f"see {Path(self.home) / 'server.log'}"
+                )
             time.sleep(0.5)
         os.environ["PREFECT_API_URL"] = self.url
         return self

@@ -3,7 +3,7 @@ report (failing and retired feeds, with their last error) in the flow's log and 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -15,21 +15,20 @@ from .settings import settings_from
 def retention_task(config: str | None, overrides: dict | None) -> dict:
     settings = settings_from(config, overrides)
     out: dict = {}
-    if settings.sink.kind == "embedded":  # Elasticsearch retention is its lifecycle policy
-        from sinks.store import EmbeddedStore
+    from sinks.base import open_store
 
-        store = EmbeddedStore(settings.path("store.duckdb"))
-        try:
-            out["store_pruned"] = store.prune(datetime.now(timezone.utc) - timedelta(days=settings.sink.retention_days))
-        finally:
-            store.close()
+    with open_store(settings) as store:  # Elasticsearch prunes by its lifecycle policy: None
+        pruned = store.prune(datetime.now(UTC) - timedelta(days=settings.sink.retention_days))
+    if pruned is not None:
+        out["store_pruned"] = pruned
     if settings.bus.kind == "embedded":  # Kafka retention is the topic's retention.ms
-        from sinoscope.bus.embedded import EmbeddedBus
+        from sinoscope.core.bus.embedded import EmbeddedBus
 
         bus = EmbeddedBus(settings.path("bus.sqlite"), settings.bus.partitions)
         try:
-            out["bus_pruned"] = bus.prune(settings.sink.bus_retention_days * 86400,
-                                          keep_topics=(settings.bus.topics.dead_letter,))
+            out["bus_pruned"] = bus.prune(
+                settings.sink.bus_retention_days * 86400, keep_topics=(settings.bus.topics.dead_letter,)
+            )
         finally:
             bus.close()
     return out
@@ -48,9 +47,17 @@ def source_health_task(config: str | None, overrides: dict | None) -> dict:
     counts: dict[str, int] = {}
     for s in sources:
         counts[s.status] = counts.get(s.status, 0) + 1
-    bad = [{"name": s.name, "status": s.status, "url": s.url, "error": s.last_error,
-            "since": s.failing_since.isoformat() if s.failing_since else None}
-           for s in sources if s.status in ("failing", "retired")]
+    bad = [
+        {
+            "name": s.name,
+            "status": s.status,
+            "url": s.url,
+            "error": s.last_error,
+            "since": s.failing_since.isoformat() if s.failing_since else None,
+        }
+        for s in sources
+        if s.status in ("failing", "retired")
+    ]
     logger = get_run_logger()
     for b in bad:
         logger.warning("source %s is %s since %s: %s", b["name"], b["status"], b["since"], b["error"])

@@ -12,8 +12,9 @@ from .workers import enrich_task, store_task
 
 
 @flow(name="pipeline-pass")
-def pipeline_flow(config: str | None = None, overrides: dict | None = None, sources_file: str | None = None,
-                  now: str | None = None) -> dict:
+def pipeline_flow(
+    config: str | None = None, overrides: dict | None = None, sources_file: str | None = None, now: str | None = None
+) -> dict:
     ingest = ingest_flow(config, overrides, sources_file)
     enrich = enrich_task(config, overrides, True)
     store = store_task(config, overrides, True)

@@ -3,7 +3,8 @@ parameters must be JSON, so a callback cannot be one)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _listeners: list[Callable[[str, dict[str, Any]], None]] = []
 

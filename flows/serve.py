@@ -20,22 +20,27 @@ from .maintenance import maintenance_flow
 from .workers import enrich_worker_flow, sink_worker_flow
 
 
-def deployments(config: str | None, overrides: dict, ingest_every_s: float = 300,
-                alerts_every_s: float = 300, workers: bool = True) -> list:
+def deployments(
+    config: str | None, overrides: dict, ingest_every_s: float = 300, alerts_every_s: float = 300, workers: bool = True
+) -> list:
     params = {"config": config, "overrides": overrides}
     one = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
     out = [
-        ingest_flow.to_deployment("sinoscope-ingest", interval=ingest_every_s, parameters=params, concurrency_limit=one),
-        alerts_flow.to_deployment("sinoscope-alerts", interval=alerts_every_s,
-                                  parameters=params, concurrency_limit=one),
-        maintenance_flow.to_deployment("sinoscope-maintenance", cron="17 3 * * *", parameters=params,
-                                       concurrency_limit=one),
+        ingest_flow.to_deployment(
+            "sinoscope-ingest", interval=ingest_every_s, parameters=params, concurrency_limit=one
+        ),
+        alerts_flow.to_deployment(
+            "sinoscope-alerts", interval=alerts_every_s, parameters=params, concurrency_limit=one
+        ),
+        maintenance_flow.to_deployment(
+            "sinoscope-maintenance", cron="17 3 * * *", parameters=params, concurrency_limit=one
+        ),
     ]
     if workers:
-        out += [enrich_worker_flow.to_deployment("sinoscope-enrich", interval=60, parameters=params,
-                                                 concurrency_limit=one),
-                sink_worker_flow.to_deployment("sinoscope-sink", interval=60, parameters=params,
-                                               concurrency_limit=one)]
+        out += [
+            enrich_worker_flow.to_deployment("sinoscope-enrich", interval=60, parameters=params, concurrency_limit=one),
+            sink_worker_flow.to_deployment("sinoscope-sink", interval=60, parameters=params, concurrency_limit=one),
+        ]
     return out
 
 
@@ -43,4 +48,3 @@ def serve_all(config: str | None, overrides: dict, **kw) -> None:
     # schedules stay on when serving stops: the next `sinoscope serve` re-registers the same
     # deployments (and pausing them on shutdown raced the local server's own shutdown)
     serve(*deployments(config, overrides, **kw), pause_on_shutdown=False)
-

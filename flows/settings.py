@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sinoscope.settings import Settings, load_settings
+from sinoscope.core.settings import Settings, load_settings
 
 
 def settings_from(config: str | None, overrides: dict[str, Any] | None) -> Settings:

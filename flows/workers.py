@@ -23,8 +23,12 @@ from .settings import settings_from
 @task(name="enrich", cache_policy=NO_CACHE)
 def enrich_task(config: str | None, overrides: dict | None, until_idle: bool = True) -> dict:
     settings = settings_from(config, overrides)
-    return enrich_pass(settings, until_idle=until_idle, signals=not until_idle,
-                       on_batch=lambda st: progress.emit("enrich", enriched=st.outputs))
+    return enrich_pass(
+        settings,
+        until_idle=until_idle,
+        signals=not until_idle,
+        on_batch=lambda st: progress.emit("enrich", enriched=st.outputs),
+    )
 
 
 @task(name="store", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])

@@ -10,21 +10,41 @@ from __future__ import annotations
 import calendar
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dateutil import parser as dateutil_parser
 
 # zone names seen in real feeds that neither parser knows, in hours from UTC
 EXTRA_ZONES = {
-    "HKT": 8, "SGT": 8, "JST": 9, "KST": 9, "IST": 5.5, "AEST": 10, "AEDT": 11,
-    "ACST": 9.5, "AWST": 8, "NZST": 12, "NZDT": 13, "CET": 1, "CEST": 2, "MSK": 3, "BST": 1,
-    "EET": 2, "EEST": 3, "WET": 0, "WEST": 1, "PHT": 8, "WIB": 7, "ICT": 7, "MYT": 8,
+    "HKT": 8,
+    "SGT": 8,
+    "JST": 9,
+    "KST": 9,
+    "IST": 5.5,
+    "AEST": 10,
+    "AEDT": 11,
+    "ACST": 9.5,
+    "AWST": 8,
+    "NZST": 12,
+    "NZDT": 13,
+    "CET": 1,
+    "CEST": 2,
+    "MSK": 3,
+    "BST": 1,
+    "EET": 2,
+    "EEST": 3,
+    "WET": 0,
+    "WEST": 1,
+    "PHT": 8,
+    "WIB": 7,
+    "ICT": 7,
+    "MYT": 8,
 }
 _TZINFOS = {k: int(v * 3600) for k, v in EXTRA_ZONES.items()}
 
 
 def _from_struct(value: time.struct_time) -> datetime:
-    return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
+    return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
 
 
 _TRAILING_ZONE = re.compile(r"\b([A-Z]{2,5})\s*$")
@@ -49,8 +69,8 @@ def parse_date(raw: str | None, parsed: time.struct_time | None = None) -> datet
     except (ValueError, OverflowError):
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)  # an unzoned date is read as UTC
-    return value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=UTC)  # an unzoned date is read as UTC
+    return value.astimezone(UTC)
 
 
 def published_date(

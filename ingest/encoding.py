@@ -12,8 +12,18 @@ import re
 
 import charset_normalizer
 
-_SINGLE_BYTE = {"iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252", "ascii", "us-ascii",
-                "iso-8859-15", "iso-8859-2", "windows-1250"}
+_SINGLE_BYTE = {
+    "iso-8859-1",
+    "latin-1",
+    "latin1",
+    "windows-1252",
+    "cp1252",
+    "ascii",
+    "us-ascii",
+    "iso-8859-15",
+    "iso-8859-2",
+    "windows-1250",
+}
 _HTTP_CHARSET = re.compile(r"charset=[\"']?([\w:.-]+)", re.I)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_:.-]+)""", re.I)
 _XML_DECL = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([a-zA-Z0-9_:.-]+)["']""", re.I)

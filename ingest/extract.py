@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import lxml.html
 import trafilatura
 
-from .encoding import decode, declared_charset
+from .encoding import declared_charset, decode
 
 _BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article"}
 
@@ -55,8 +55,9 @@ def extract_article(body: bytes, url: str, content_type: str = "") -> Extraction
     # the declared charset is now wrong for our str: drop it so lxml does not re-decode
     html = re.sub(r"<meta[^>]+charset[^>]*>", "", html[:8192], flags=re.I) + html[8192:]
     try:
-        text = trafilatura.extract(html, url=url, include_comments=False, include_tables=False,
-                                   favor_precision=True, deduplicate=False)
+        text = trafilatura.extract(
+            html, url=url, include_comments=False, include_tables=False, favor_precision=True, deduplicate=False
+        )
         meta = trafilatura.extract_metadata(html, default_url=url)
     except Exception as exc:  # trafilatura raises assorted lxml errors on hostile markup
         return Extraction("", None, encoding, f"extractor failed: {type(exc).__name__}: {exc}")

@@ -9,14 +9,13 @@ an error.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import re
-
 import feedparser
 
-from .encoding import decode, declared_charset
+from .encoding import declared_charset, decode
 
 # bozo exceptions that mean "parsed, but the feed is not what it claims"
 _WARNING_TYPES = ("CharacterEncodingOverride", "CharacterEncodingUnknown", "NonXMLContentType")

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 from urllib.parse import unquote, urlsplit
 
 import httpcore
 import httpx
+
+from sinoscope.core.errors import SinoscopeError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -41,7 +43,7 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated IPv4-compatible form (::a.b.c.d)
 
 
-class Blocked(Exception):
+class Blocked(SinoscopeError):
     """A request the guard refused; the message says why (``blocked: ...``)."""
 
     def __init__(self, why: str) -> None:

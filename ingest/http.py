@@ -14,18 +14,19 @@ import email.utils
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
-from sinoscope.settings import IngestSettings
+from sinoscope.core.errors import SinoscopeError
+from sinoscope.core.settings import IngestSettings
 
 from .guard import AddressGuard, Blocked, GuardedTransport, Resolver, file_allowed
 
 
-class FetchError(Exception):
+class FetchError(SinoscopeError):
     """A fetch that produced no usable response; ``kind`` is a short machine-readable tag."""
 
     def __init__(self, kind: str, message: str, retry_after_s: float | None = None) -> None:
@@ -79,8 +80,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
 
 
@@ -144,7 +145,9 @@ class Fetcher:
                     if size > max_bytes:
                         raise FetchError("too-large", f"{url}: body exceeds limit {max_bytes} bytes")
                     if time.monotonic() > deadline:
-                        raise FetchError("timeout", f"{url}: no complete response within {self.settings.deadline_s:.0f}s")
+                        raise FetchError(
+                            "timeout", f"{url}: no complete response within {self.settings.deadline_s:.0f}s"
+                        )
                     chunks.append(chunk)
                 # only a chain of permanent redirects means "the feed has moved"
                 permanent = bool(resp.history) and all(h.status_code in (301, 308) for h in resp.history)
@@ -162,9 +165,13 @@ class Fetcher:
         except httpx.UnsupportedProtocol as exc:  # a redirect to file:, ftp:, ...
             raise FetchError("blocked", f"blocked: a redirect left http(s) ({exc})") from None
         except httpx.TooManyRedirects as exc:
-            raise FetchError("redirect-loop", f"{url}: more than {self.settings.max_redirects} redirects ({exc})") from exc
+            raise FetchError(
+                "redirect-loop", f"{url}: more than {self.settings.max_redirects} redirects ({exc})"
+            ) from exc
         except httpx.TimeoutException as exc:
-            raise FetchError("timeout", f"{url}: timed out after {self.settings.timeout_s:.0f}s ({type(exc).__name__})") from exc
+            raise FetchError(
+                "timeout", f"{url}: timed out after {self.settings.timeout_s:.0f}s ({type(exc).__name__})"
+            ) from exc
         except httpx.HTTPError as exc:
             raise FetchError("network", f"{url}: {type(exc).__name__}: {exc}") from exc
 
@@ -180,6 +187,11 @@ def _read_file(path: Path, url: str, max_bytes: int) -> Response:
     except OSError as exc:
         raise FetchError("io", f"{path}: {exc}") from exc
     suffix = path.suffix.lower()
-    ctype = {".xml": "application/xml", ".rss": "application/rss+xml", ".atom": "application/atom+xml",
-             ".html": "text/html", ".htm": "text/html"}.get(suffix, "")
+    ctype = {
+        ".xml": "application/xml",
+        ".rss": "application/rss+xml",
+        ".atom": "application/atom+xml",
+        ".html": "text/html",
+        ".htm": "text/html",
+    }.get(suffix, "")
     return Response(url=url, status=200, headers={"content-type": ctype} if ctype else {}, body=body)

@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sinoscope.schemas import Article, article_id_for
-from sinoscope.settings import IngestSettings
+from sinoscope.core.errors import SinoscopeError
+from sinoscope.core.schemas import Article, article_id_for
+from sinoscope.core.settings import IngestSettings
 
 from .dates import published_date
 from .extract import html_fragment_to_text
@@ -21,7 +22,7 @@ from .sources import Source
 from .urls import canonical_url, repair_file_url
 
 
-class EntryError(ValueError):
+class EntryError(SinoscopeError, ValueError):
     """An entry with nothing that can be salvaged."""
 
 

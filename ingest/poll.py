@@ -8,13 +8,14 @@ so that nothing is recorded as done before the bus has the articles.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from sinoscope.schemas import Article
-from sinoscope.settings import IngestSettings
+from sinoscope.core.schemas import Article
+from sinoscope.core.settings import IngestSettings
 
 from .extract import extract_article
 from .feeds import parse_feed
@@ -138,13 +139,16 @@ def poll_source(
     return result
 
 
-def _add_page_text(article: Article, fetcher: Fetcher, settings: IngestSettings,
-                   scope: Path | None) -> str | None:
+def _add_page_text(article: Article, fetcher: Fetcher, settings: IngestSettings, scope: Path | None) -> str | None:
     """Replace the summary by the page's main text; keep the summary and say why on failure.
     Returns the guard's reason when it refused the page (the entry is still published)."""
     try:
-        resp = fetcher.get(article.original_url, max_bytes=settings.max_page_bytes,
-                           accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5", file_scope=scope)
+        resp = fetcher.get(
+            article.original_url,
+            max_bytes=settings.max_page_bytes,
+            accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+            file_scope=scope,
+        )
     except FetchError as exc:
         if exc.kind == "blocked":
             _keep_summary(article, f"page not fetched: {exc}")

@@ -8,14 +8,14 @@ repeat off the topic.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
-from sinoscope.bus import Bus
-from sinoscope.schemas import DeadLetter, jsonable
-from sinoscope.settings import Settings
+from sinoscope.core.bus import Bus
+from sinoscope.core.schemas import DeadLetter, jsonable
+from sinoscope.core.settings import Settings
 
 from . import dedup
 from .http import Fetcher
@@ -68,13 +68,19 @@ def crashed(src: Source, exc: BaseException) -> PollResult:
 
 
 class IngestRunner:
-    def __init__(self, settings: Settings, bus: Bus, state: IngestState | None = None,
-                 fetcher: Fetcher | None = None, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        bus: Bus,
+        state: IngestState | None = None,
+        fetcher: Fetcher | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.settings = settings
         self.bus = bus
         self.state = state or IngestState(settings.path("ingest.sqlite"))
         self.fetcher = fetcher or Fetcher(settings.ingest)
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.topic = settings.bus.topics.articles
         self.dlq = settings.bus.topics.dead_letter
         self.index = dedup.NearDuplicateIndex(settings.ingest.near_dup_threshold)
@@ -94,8 +100,13 @@ class IngestRunner:
             return f"backing off until {state.next_poll_after:%Y-%m-%d %H:%M}Z after {state.consecutive_failures} failure(s)"
         return None
 
-    def plan(self, sources: list[Source], summary: IngestSummary, force: bool = False,
-             on_source: Callable[[SourceReport], None] | None = None) -> list[tuple[Source, SourceState]]:
+    def plan(
+        self,
+        sources: list[Source],
+        summary: IngestSummary,
+        force: bool = False,
+        on_source: Callable[[SourceReport], None] | None = None,
+    ) -> list[tuple[Source, SourceState]]:
         """The sources due this pass (with their state); the rest are recorded as skipped."""
         now = self.clock()
         todo: list[tuple[Source, SourceState]] = []
@@ -125,8 +136,9 @@ class IngestRunner:
                 summary.flagged.append((st.name, f"{st.status}{since}: {st.last_error}"))
         return summary
 
-    def run(self, sources: list[Source], *, force: bool = False,
-            on_source: Callable[[SourceReport], None] | None = None) -> IngestSummary:
+    def run(
+        self, sources: list[Source], *, force: bool = False, on_source: Callable[[SourceReport], None] | None = None
+    ) -> IngestSummary:
         """One pass without an orchestrator (the Prefect ingest flow runs the same steps as tasks)."""
         summary = IngestSummary(sources=len(sources), dead_letter_topic=self.dlq)
         todo = self.plan(sources, summary, force, on_source)
@@ -220,7 +232,11 @@ class IngestRunner:
                 st.status, st.next_poll_after = "retired", None
             else:
                 st.status = "failing" if st.consecutive_failures >= self.settings.ingest.failing_after else "error"
-                wait = timedelta(seconds=result.retry_after_s) if result.retry_after_s is not None else _backoff(st, self.settings)
+                wait = (
+                    timedelta(seconds=result.retry_after_s)
+                    if result.retry_after_s is not None
+                    else _backoff(st, self.settings)
+                )
                 st.next_poll_after = now + wait
             summary.errors.append((src.name, result.error or result.outcome))
             self.state.record(src.name, "error", result.error_kind or result.outcome, result.error or "", now)

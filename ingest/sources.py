@@ -20,6 +20,8 @@ from urllib.parse import quote_plus, urlsplit
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from sinoscope.core.errors import SinoscopeError
+
 PACKAGE_DIR = Path(__file__).parent
 SAMPLE_SOURCES = PACKAGE_DIR / "samples" / "sources.yaml"
 LIVE_SOURCES = PACKAGE_DIR / "sources.yaml"
@@ -60,7 +62,7 @@ class Catalogue(BaseModel):
     query_feeds: list[QueryFeed] = Field(default_factory=list)
 
 
-class SourcesError(ValueError):
+class SourcesError(SinoscopeError, ValueError):
     """A sources file that cannot be used; the message names the file and the problem."""
 
 
@@ -100,12 +102,17 @@ def load_sources(path: Path | None = None, extra_queries: list[str] | None = Non
             raise SourcesError(f"sources file {path}, source {src.name!r}: {exc}") from exc
     for qf in cat.query_feeds:
         for entity in dict.fromkeys([*qf.entities, *(extra_queries or [])]):
-            out.append(Source(
-                name=f"{qf.name}:{_slug(entity)}",
-                url=qf.url_template.format(query=quote_plus(entity)),
-                outlet=qf.outlet, country=qf.country, language=qf.language,
-                query=entity, entry_outlet=qf.entry_outlet,
-            ))
+            out.append(
+                Source(
+                    name=f"{qf.name}:{_slug(entity)}",
+                    url=qf.url_template.format(query=quote_plus(entity)),
+                    outlet=qf.outlet,
+                    country=qf.country,
+                    language=qf.language,
+                    query=entity,
+                    entry_outlet=qf.entry_outlet,
+                )
+            )
     names = [s.name for s in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

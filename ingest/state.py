@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Iterator
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -40,7 +40,7 @@ CREATE INDEX IF NOT EXISTS events_at ON events (at);
 
 
 def _iso(dt: datetime | None) -> str | None:
-    return dt.astimezone(timezone.utc).isoformat() if dt else None
+    return dt.astimezone(UTC).isoformat() if dt else None
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -126,10 +126,13 @@ class IngestState:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 for url, article_id, source, published, signature, now in items:
-                    self._conn.execute("INSERT OR IGNORE INTO seen VALUES (?,?,?,?)", (url, article_id, source, _iso(now)))
+                    self._conn.execute(
+                        "INSERT OR IGNORE INTO seen VALUES (?,?,?,?)", (url, article_id, source, _iso(now))
+                    )
                     if signature is not None:
-                        self._conn.execute("INSERT OR IGNORE INTO minhash VALUES (?,?,?)",
-                                           (article_id, _iso(published), signature))
+                        self._conn.execute(
+                            "INSERT OR IGNORE INTO minhash VALUES (?,?,?)", (article_id, _iso(published), signature)
+                        )
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")

@@ -18,11 +18,13 @@ from pathlib import Path
 
 from sklearn.metrics import f1_score
 
+from sinoscope.core.errors import SinoscopeError
+
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "citybrand"
 LABELS = ("positive", "neutral", "negative")
 
 
-class CityBrandDataMissing(FileNotFoundError):
+class CityBrandDataMissing(SinoscopeError, FileNotFoundError):
     """The set is not where it was looked for; the message says where and how to point at it."""
 
 
@@ -44,7 +46,7 @@ def same(gold_name: str, pred_name: str) -> bool:
 
 def majority(sentiments: list[dict]) -> str:
     """Mentions taken together (the scorer's rule, which is the tagger's: ``entity_label``)."""
-    from sinoscope.tone import entity_label
+    from sinoscope.core.tone import entity_label
 
     return entity_label([s["label"] for s in sentiments], [s["score"] for s in sentiments])
 
@@ -59,8 +61,12 @@ def match(row: dict, result: dict) -> tuple[dict, list[tuple[str, str, str, str]
     pairs, notes, matched = [], [], set()
     lang = row["language"]
     for g in row["entities"]:
-        hits = [k for k in pred if k[0] == g["type"] and (
-            same(g["name"], k[1]) or any(norm(m.get("text", "")) == norm(g["name"]) for m in pred[k]))]
+        hits = [
+            k
+            for k in pred
+            if k[0] == g["type"]
+            and (same(g["name"], k[1]) or any(norm(m.get("text", "")) == norm(g["name"]) for m in pred[k]))
+        ]
         if not hits:
             counts[(g["type"], lang, "fn")] += 1
             notes.append(f"{row['id']} miss {g['type']} {g['name']}")
@@ -71,8 +77,9 @@ def match(row: dict, result: dict) -> tuple[dict, list[tuple[str, str, str, str]
             continue
         mentions = [m["sentiment"] for h in hits for m in pred[h] if m.get("sentiment")]
         together = majority(mentions) if mentions else "neutral"
-        article = [e["sentiment"] for e in result.get("entities", [])
-                   if (e["type"], e["name"]) in hits and e.get("sentiment")]
+        article = [
+            e["sentiment"] for e in result.get("entities", []) if (e["type"], e["name"]) in hits and e.get("sentiment")
+        ]
         pairs.append((g["sentiment"], majority(article) if article else together, together, lang))
     for k, ms in pred.items():
         if k not in matched:
@@ -85,9 +92,11 @@ def _tone(pairs: list[tuple[str, str]]) -> dict:
     if not pairs:
         return {"n": 0, "macro_f1": None, "accuracy": None}
     gold, pred = [g for g, _ in pairs], [p for _, p in pairs]
-    return {"n": len(pairs), "macro_f1": round(float(f1_score(gold, pred, labels=list(LABELS), average="macro",
-                                                               zero_division=0)), 3),
-            "accuracy": round(sum(g == p for g, p in pairs) / len(pairs), 3)}
+    return {
+        "n": len(pairs),
+        "macro_f1": round(float(f1_score(gold, pred, labels=list(LABELS), average="macro", zero_division=0)), 3),
+        "accuracy": round(sum(g == p for g, p in pairs) / len(pairs), 3),
+    }
 
 
 def score(rows: list[dict], results: list[dict]) -> dict:
@@ -103,16 +112,28 @@ def score(rows: list[dict], results: list[dict]) -> dict:
 
     def prf(keys) -> dict:
         tp, fp, fn = (sum(counts[k + (x,)] for k in keys) for x in ("tp", "fp", "fn"))
-        return {"precision": round(tp / (tp + fp), 3) if tp + fp else None,
-                "recall": round(tp / (tp + fn), 3) if tp + fn else None, "gold": tp + fn}
+        return {
+            "precision": round(tp / (tp + fp), 3) if tp + fp else None,
+            "recall": round(tp / (tp + fn), 3) if tp + fn else None,
+            "gold": tp + fn,
+        }
 
     langs = sorted({k[1] for k in counts})
-    entities = {t: {"all": prf([(t, lang) for lang in langs]), **{lang: prf([(t, lang)]) for lang in langs}}
-                for t in ("city", "brand")}
+    entities = {
+        t: {"all": prf([(t, lang) for lang in langs]), **{lang: prf([(t, lang)]) for lang in langs}}
+        for t in ("city", "brand")
+    }
     groups = {"all": pairs, "en": [p for p in pairs if p[3] == "en"], "other": [p for p in pairs if p[3] != "en"]}
     groups.update({lang: [p for p in pairs if p[3] == lang] for lang in sorted({p[3] for p in pairs})})
-    tone = {name: {"article": _tone([(g, a) for g, a, _, _ in ps]), "mentions": _tone([(g, m) for g, _, m, _ in ps])}
-            for name, ps in groups.items()}
+    tone = {
+        name: {"article": _tone([(g, a) for g, a, _, _ in ps]), "mentions": _tone([(g, m) for g, _, m, _ in ps])}
+        for name, ps in groups.items()
+    }
     confusion = Counter((g, a) for g, a, _, _ in pairs)
-    return {"passages": len(rows), "entities": entities, "tone": tone,
-            "confusion": {f"{g}->{p}": n for (g, p), n in sorted(confusion.items())}, "notes": notes}
+    return {
+        "passages": len(rows),
+        "entities": entities,
+        "tone": tone,
+        "confusion": {f"{g}->{p}": n for (g, p), n in sorted(confusion.items())},
+        "notes": notes,
+    }

@@ -20,41 +20,76 @@ from .entities.catalogue import Catalogue
 
 _WORD = r"[A-Z0-9][\w'’&.+-]*"
 _NAME = rf"{_WORD}(?:[ \t]+(?:{_WORD}|&|and|of)){{0,5}}"  # one line: a name never spans a line break
-_KIND = (r"(?:company|firm|carmaker|automaker|car maker|EV maker|maker|manufacturer|giant|group|conglomerate|startup|"
-         r"start-up|brand|retailer|platform|chain|operator|developer|supplier|producer|lender|bank|insurer|airline|"
-         r"carrier|shipper|brewer|miner|exporter|investor|fund|unicorn|rival|tech firm|chipmaker|battery maker)")
+_KIND = (
+    r"(?:company|firm|carmaker|automaker|car maker|EV maker|maker|manufacturer|giant|group|conglomerate|startup|"
+    r"start-up|brand|retailer|platform|chain|operator|developer|supplier|producer|lender|bank|insurer|airline|"
+    r"carrier|shipper|brewer|miner|exporter|investor|fund|unicorn|rival|tech firm|chipmaker|battery maker)"
+)
 _ORIGIN = r"(?:Chinese|China's|China-based|mainland|Hong Kong-based|Hong Kong-listed|Shenzhen-listed|Shanghai-listed)"
-_COMPANY_WORD = (r"(?:Co|Co\.|Corp|Corp\.|Corporation|Company|Ltd|Ltd\.|Limited|Group|Holdings?|Technolog(?:y|ies)|"
-                 r"Motors?|Automobile|Auto|Electric|Electronics|Pharmaceuticals?|Energy|New Energy|Airlines|Logistics|"
-                 r"Shipping|Steel|Chemicals?|Foods?|Construction|Industr(?:y|ies)|Materials|Machinery|Robotics|Bus)")
+_COMPANY_WORD = (
+    r"(?:Co|Co\.|Corp|Corp\.|Corporation|Company|Ltd|Ltd\.|Limited|Group|Holdings?|Technolog(?:y|ies)|"
+    r"Motors?|Automobile|Auto|Electric|Electronics|Pharmaceuticals?|Energy|New Energy|Airlines|Logistics|"
+    r"Shipping|Steel|Chemicals?|Foods?|Construction|Industr(?:y|ies)|Materials|Machinery|Robotics|Bus)"
+)
 PATTERNS = [
     # Chinese carmaker Dayun Auto / China's Nayuki / Hong Kong-listed Kaisa Group
     re.compile(rf"\b{_ORIGIN}(?:[ \t]+[a-z][\w-]*){{0,3}}?[ \t]+{_KIND}s?[ \t]+(?P<name>{_NAME})"),
     # Dayun Auto, a Chinese carmaker / X, a Shenzhen-based startup (not "X, a director at ...": a person)
-    re.compile(rf"(?P<name>{_NAME}),[ \t]+(?:a|an|the)[ \t]+(?:(?!at\b|of\b|from\b|with\b|for\b)[a-z][\w-]*[ \t]+){{0,2}}?"
-               rf"(?:{_ORIGIN}|(?P<based>[A-Z][a-z]+)-based)[ \t]+(?:[a-z][\w-]*[ \t]+){{0,2}}?{_KIND}\b"),
+    re.compile(
+        rf"(?P<name>{_NAME}),[ \t]+(?:a|an|the)[ \t]+(?:(?!at\b|of\b|from\b|with\b|for\b)[a-z][\w-]*[ \t]+){{0,2}}?"
+        rf"(?:{_ORIGIN}|(?P<based>[A-Z][a-z]+)-based)[ \t]+(?:[a-z][\w-]*[ \t]+){{0,2}}?{_KIND}\b"
+    ),
 ]
 # a Chinese place at the head of a registered company name: Changzhou Shenrong Metal Technology
-_PLACE_NAME = re.compile(rf"(?P<name>(?P<place>[A-Z][a-z]+)(?:[ \t]+{_WORD}){{1,5}}?[ \t]+{_COMPANY_WORD})\b"
-                         r"(?![ \t]+(?:Expo|Show|Fair|Festival|City|Park|Zone|Industrial|Vehicle|Center|Centre|Index|Port))")
+_PLACE_NAME = re.compile(
+    rf"(?P<name>(?P<place>[A-Z][a-z]+)(?:[ \t]+{_WORD}){{1,5}}?[ \t]+{_COMPANY_WORD})\b"
+    r"(?![ \t]+(?:Expo|Show|Fair|Festival|City|Park|Zone|Industrial|Vehicle|Center|Centre|Index|Port))"
+)
 _ORIGIN_WORDS = ("Chin", "mainland", "-based", "-listed")
 _HAS_COMPANY_WORD = re.compile(rf"\b{_COMPANY_WORD}\b")
-_PROVINCES = {"Anhui", "Fujian", "Gansu", "Guangdong", "Guangxi", "Guizhou", "Hainan", "Hebei", "Heilongjiang", "Henan",
-              "Hubei", "Hunan", "Jiangsu", "Jiangxi", "Jilin", "Liaoning", "Ningxia", "Qinghai", "Shaanxi", "Shandong",
-              "Shanxi", "Sichuan", "Tibet", "Xinjiang", "Yunnan", "Zhejiang"}
+_PROVINCES = {
+    "Anhui",
+    "Fujian",
+    "Gansu",
+    "Guangdong",
+    "Guangxi",
+    "Guizhou",
+    "Hainan",
+    "Hebei",
+    "Heilongjiang",
+    "Henan",
+    "Hubei",
+    "Hunan",
+    "Jiangsu",
+    "Jiangxi",
+    "Jilin",
+    "Liaoning",
+    "Ningxia",
+    "Qinghai",
+    "Shaanxi",
+    "Shandong",
+    "Shanxi",
+    "Sichuan",
+    "Tibet",
+    "Xinjiang",
+    "Yunnan",
+    "Zhejiang",
+}
 # not companies: state media and agencies, government bodies, generic words
-_NOT = re.compile(r"^(?:The|A|An|This|That|Its|Their|China|Chinese|Beijing|Xinhua|CCTV|CGTN|China Daily|Global Times|"
-                  r"People's Daily|Caixin|Yicai|ThePaper|Reuters|Bloomberg|AFP|AP)$|"
-                  # a sentence adverb before ", the Chinese brand ...": "Initially, the Chinese brand had planned"
-                  r"^(?:[A-Z][a-z]+ly|Meanwhile|However|Moreover|Today|Yesterday|Now|Still|Instead|Nevertheless|Yet|"
-                  r"Elsewhere|Overall|Last year|This year|Since then|By then|In contrast)$|^(?:In|On|At|For|By|As|After|"
-                  r"Before|Since|From|The)\b|^[\d\s]+$|"
-                  r"\b(?:Ministry|Commission|Administration|Bureau|Council|Party|Congress|Government|Authority|"
-                  r"Committee|Court|Police|Army|Navy|University|Association|Federation|Academy|Institute|Province|"
-                  r"Day|Media|Broadcasting|Radio|Television|TV|Daily|News)\b|"
-                  # China units of foreign carmakers (joint ventures) are not Chinese brands
-                  r"\b(?:Hyundai|Toyota|Honda|Nissan|Volkswagen|Benz|BMW|General Motors|GM|Ford|Kia|Mazda|Suzuki|"
-                  r"Mitsubishi|Audi|Tesla)\b")
+_NOT = re.compile(
+    r"^(?:The|A|An|This|That|Its|Their|China|Chinese|Beijing|Xinhua|CCTV|CGTN|China Daily|Global Times|"
+    r"People's Daily|Caixin|Yicai|ThePaper|Reuters|Bloomberg|AFP|AP)$|"
+    # a sentence adverb before ", the Chinese brand ...": "Initially, the Chinese brand had planned"
+    r"^(?:[A-Z][a-z]+ly|Meanwhile|However|Moreover|Today|Yesterday|Now|Still|Instead|Nevertheless|Yet|"
+    r"Elsewhere|Overall|Last year|This year|Since then|By then|In contrast)$|^(?:In|On|At|For|By|As|After|"
+    r"Before|Since|From|The)\b|^[\d\s]+$|"
+    r"\b(?:Ministry|Commission|Administration|Bureau|Council|Party|Congress|Government|Authority|"
+    r"Committee|Court|Police|Army|Navy|University|Association|Federation|Academy|Institute|Province|"
+    r"Day|Media|Broadcasting|Radio|Television|TV|Daily|News)\b|"
+    # China units of foreign carmakers (joint ventures) are not Chinese brands
+    r"\b(?:Hyundai|Toyota|Honda|Nissan|Volkswagen|Benz|BMW|General Motors|GM|Ford|Kia|Mazda|Suzuki|"
+    r"Mitsubishi|Audi|Tesla)\b"
+)
 _TRAIL = re.compile(r"(?:\s+(?:and|of|&))+$|[.,’']+$|'s$|’s$")
 
 
@@ -75,11 +110,18 @@ class Candidate:
     def as_dict(self) -> dict:
         slug = re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
         home = f", home: {self.home}" if self.home else ""
-        name = json.dumps(self.name, ensure_ascii=False) if re.search(r"[:#\[\]{},&*!|>'\"%@`]", self.name) else self.name
-        return {"name": self.name, "count": self.count, "outlets": sorted(self.outlets), "evidence": self.evidence,
-                "examples": self.examples,
-                "catalogue_line": f"- {{id: brand:{slug}, name: {name}, aliases: [{name}]{home}, "
-                                  f"source: \"discovered in coverage ({self.evidence})\"}}"}
+        name = (
+            json.dumps(self.name, ensure_ascii=False) if re.search(r"[:#\[\]{},&*!|>'\"%@`]", self.name) else self.name
+        )
+        return {
+            "name": self.name,
+            "count": self.count,
+            "outlets": sorted(self.outlets),
+            "evidence": self.evidence,
+            "examples": self.examples,
+            "catalogue_line": f"- {{id: brand:{slug}, name: {name}, aliases: [{name}]{home}, "
+            f'source: "discovered in coverage ({self.evidence})"}}',
+        }
 
 
 class Discoverer:
@@ -132,8 +174,19 @@ class Discoverer:
             slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
             for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
                 sentence, sentence_start = sentences.sentence(m.start(), m.end())
-                out.append(Mention(f"brand:unlisted:{slug}", name, "brand", name, m.start(), m.end(), sentence,
-                                   sentence_start, "unlisted"))
+                out.append(
+                    Mention(
+                        f"brand:unlisted:{slug}",
+                        name,
+                        "brand",
+                        name,
+                        m.start(),
+                        m.end(),
+                        sentence,
+                        sentence_start,
+                        "unlisted",
+                    )
+                )
         return out
 
     def scan(self, docs) -> list[Candidate]:

@@ -39,11 +39,12 @@ def parse_line(line: str) -> dict | None:
     text, gold, pos = [], [], 0
     last = 0
     for m in _MARK.finditer(marked):
-        text.append(marked[last:m.start()])
+        text.append(marked[last : m.start()])
         pos += m.start() - last
         surface, entity_id, pol = m.groups()
-        gold.append({"start": pos, "end": pos + len(surface), "entity_id": entity_id, "polarity": POL[pol],
-                     "text": surface})
+        gold.append(
+            {"start": pos, "end": pos + len(surface), "entity_id": entity_id, "polarity": POL[pol], "text": surface}
+        )
         text.append(surface)
         pos += len(surface)
         last = m.end()
@@ -106,24 +107,39 @@ def entity_and_sentiment(tagger, split: str) -> dict:
     entities = []
     for etype in ("city", "brand"):
         for lang in sorted({k[1] for k in counts}) + ["all"]:
-            tp, fp, fn = (sum(counts[(etype, l)][i] for l in ({k[1] for k in counts} if lang == "all" else {lang}))
-                          for i in range(3))
+            tp, fp, fn = (
+                sum(counts[(etype, lg)][i] for lg in ({k[1] for k in counts} if lang == "all" else {lang}))
+                for i in range(3)
+            )
             if tp + fp + fn == 0:
                 continue
             p, r = _prf(tp, fp, fn)
-            entities.append({"split": split, "type": etype, "language": lang, "gold": tp + fn, "precision": round(p, 4),
-                             "recall": round(r, 4)})
+            entities.append(
+                {
+                    "split": split,
+                    "type": etype,
+                    "language": lang,
+                    "gold": tp + fn,
+                    "precision": round(p, 4),
+                    "recall": round(r, 4),
+                }
+            )
     sentiment = []
     for lang, d in sorted(sent.items()):
         if not d["gold"]:
             continue
-        row = {"split": split, "language": lang, "n": len(d["gold"]),
-               "accuracy": round(accuracy_score(d["gold"], d["pred"]), 4),
-               "macro_f1": round(f1_score(d["gold"], d["pred"], average="macro", labels=[-1, 0, 1], zero_division=0), 4)}
+        row = {
+            "split": split,
+            "language": lang,
+            "n": len(d["gold"]),
+            "accuracy": round(accuracy_score(d["gold"], d["pred"]), 4),
+            "macro_f1": round(f1_score(d["gold"], d["pred"], average="macro", labels=[-1, 0, 1], zero_division=0), 4),
+        }
         if lang == "en":
             row["vader_accuracy"] = round(accuracy_score(d["gold"], d["vader"]), 4)
-            row["vader_macro_f1"] = round(f1_score(d["gold"], d["vader"], average="macro", labels=[-1, 0, 1],
-                                                   zero_division=0), 4)
+            row["vader_macro_f1"] = round(
+                f1_score(d["gold"], d["vader"], average="macro", labels=[-1, 0, 1], zero_division=0), 4
+            )
         sentiment.append(row)
     return {"entities": entities, "sentiment": sentiment, "errors": errors}
 
@@ -138,9 +154,15 @@ def newsmtsc(tagger, data_dir: Path | None) -> list[dict]:
         model = [LABEL_POL[p.label] for p in preds]
         lex = [vader(r["sentence"]) for r in rows]
         for name, pred in ((tagger.model_name, model), ("VADER (sentence)", lex)):
-            out.append({"data": f"NewsMTSC {split}", "system": name, "n": len(rows),
-                        "accuracy": round(accuracy_score(gold, pred), 4),
-                        "macro_f1": round(f1_score(gold, pred, average="macro"), 4)})
+            out.append(
+                {
+                    "data": f"NewsMTSC {split}",
+                    "system": name,
+                    "n": len(rows),
+                    "accuracy": round(accuracy_score(gold, pred), 4),
+                    "macro_f1": round(f1_score(gold, pred, average="macro"), 4),
+                }
+            )
     return out
 
 
@@ -170,24 +192,32 @@ def evaluate(tagger, data_dir: Path | None, citybrand_dir: Path | None = None) -
 def render(report: dict):
     from rich.table import Table
 
-    t = Table(title="sinoscope nlp eval (dev: rules written on it, and its English mentions are in the sentiment "
-                    "model's training data; TEST: held out from all tuning and training)", show_lines=False)
+    t = Table(
+        title="sinoscope nlp eval (dev: rules written on it, and its English mentions are in the sentiment "
+        "model's training data; TEST: held out from all tuning and training)",
+        show_lines=False,
+    )
     for col in ("data", "what", "lang", "n", "P / acc", "R / macro-F1", "VADER acc / F1"):
         t.add_column(col, no_wrap=True)
     for split in ("dev", "test"):
         label = "cities/brands dev" if split == "dev" else "cities/brands TEST"
         for e in report[split]["entities"]:
-            t.add_row(label, f"entity {e['type']}", e["language"], str(e["gold"]), f"{e['precision']:.3f}",
-                      f"{e['recall']:.3f}", "")
+            t.add_row(
+                label,
+                f"entity {e['type']}",
+                e["language"],
+                str(e["gold"]),
+                f"{e['precision']:.3f}",
+                f"{e['recall']:.3f}",
+                "",
+            )
         for s in report[split]["sentiment"]:
             base = f"{s['vader_accuracy']:.3f} / {s['vader_macro_f1']:.3f}" if "vader_accuracy" in s else ""
             what = "mention sentiment (trained on)" if split == "dev" and s["language"] == "en" else "mention sentiment"
-            t.add_row(label, what, s["language"], str(s["n"]), f"{s['accuracy']:.3f}",
-                      f"{s['macro_f1']:.3f}", base)
+            t.add_row(label, what, s["language"], str(s["n"]), f"{s['accuracy']:.3f}", f"{s['macro_f1']:.3f}", base)
     rows = report.get("newsmtsc", [])
     for r in rows:
-        t.add_row(r["data"], r["system"], "en", str(r["n"]), f"{r['accuracy']:.3f}",
-                  f"{r['macro_f1']:.3f}", "")
+        t.add_row(r["data"], r["system"], "en", str(r["n"]), f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}", "")
     if report.get("newsmtsc_missing"):
         t.add_row("NewsMTSC", report["newsmtsc_missing"], "", "", "", "", "")
     cb = report.get("citybrand")
@@ -196,12 +226,21 @@ def render(report: dict):
         for etype, by_lang in cb["entities"].items():
             for lang, e in by_lang.items():
                 if e["gold"] and e["precision"] is not None:
-                    t.add_row(label, f"entity {etype}", lang, str(e["gold"]), f"{e['precision']:.3f}",
-                              f"{e['recall']:.3f}", "")
+                    t.add_row(
+                        label,
+                        f"entity {etype}",
+                        lang,
+                        str(e["gold"]),
+                        f"{e['precision']:.3f}",
+                        f"{e['recall']:.3f}",
+                        "",
+                    )
         for group, tone in cb["tone"].items():  # article-level (the JSON also has the mentions taken together)
             x = tone["article"]
             if x["n"]:
-                t.add_row(label, "tone per entity", group, str(x["n"]), f"{x['accuracy']:.3f}", f"{x['macro_f1']:.3f}", "")
+                t.add_row(
+                    label, "tone per entity", group, str(x["n"]), f"{x['accuracy']:.3f}", f"{x['macro_f1']:.3f}", ""
+                )
     if report.get("citybrand_missing"):
         t.add_row("real news (city/brand)", report["citybrand_missing"], "", "", "", "", "")
     return t

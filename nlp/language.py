@@ -12,10 +12,28 @@ from functools import lru_cache
 
 from lingua import Language, LanguageDetectorBuilder
 
-LANGUAGES = [Language.ENGLISH, Language.CHINESE, Language.JAPANESE, Language.KOREAN, Language.GERMAN,
-             Language.FRENCH, Language.SPANISH, Language.ITALIAN, Language.PORTUGUESE, Language.RUSSIAN,
-             Language.ARABIC, Language.DUTCH, Language.SWEDISH, Language.POLISH, Language.TURKISH,
-             Language.VIETNAMESE, Language.INDONESIAN, Language.MALAY, Language.THAI, Language.HINDI]
+LANGUAGES = [
+    Language.ENGLISH,
+    Language.CHINESE,
+    Language.JAPANESE,
+    Language.KOREAN,
+    Language.GERMAN,
+    Language.FRENCH,
+    Language.SPANISH,
+    Language.ITALIAN,
+    Language.PORTUGUESE,
+    Language.RUSSIAN,
+    Language.ARABIC,
+    Language.DUTCH,
+    Language.SWEDISH,
+    Language.POLISH,
+    Language.TURKISH,
+    Language.VIETNAMESE,
+    Language.INDONESIAN,
+    Language.MALAY,
+    Language.THAI,
+    Language.HINDI,
+]
 SHORT = 120
 SAMPLE = 300
 

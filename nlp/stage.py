@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from sinoscope.bus import Bus, Record
-from sinoscope.schemas import Article, Enriched, MentionRecord, Sentiment
-from sinoscope.settings import Settings
-from sinoscope.stage import BatchResult, Stage
+from sinoscope.core.bus import Bus, Record
+from sinoscope.core.schemas import Article, Enriched, MentionRecord, Sentiment
+from sinoscope.core.settings import Settings
+from sinoscope.core.stage import BatchResult, Stage
 
 from .tagger import Tagger, entity_tones
 
@@ -43,21 +43,37 @@ def make_processor(tagger: Tagger, settings: Settings):
             if not (article.title.strip() or article.text.strip() or article.summary.strip()):
                 result.failures.append((r, "empty article: no title and no text"))
             elif size > limit:
-                result.failures.append((r, f"article too long to tag: {size} characters (limit nlp.max_article_chars={limit})"))
+                result.failures.append(
+                    (r, f"article too long to tag: {size} characters (limit nlp.max_article_chars={limit})")
+                )
             else:
                 articles.append((r, article))
         tagged = tagger.tag_many([(a.title, a.text or a.summary, None) for _, a in articles])
-        for (r, article), t in zip(articles, tagged):
+        for (_, article), t in zip(articles, tagged):
             mentions = [
-                MentionRecord(id=f"{article.id}:{f}:{m.start}", entity_id=m.entity_id, name=m.name, type=m.type,
-                              text=m.text, field=f, start=m.start, end=m.end, sentence=m.sentence,
-                              sentiment=_sentiment(s), sense=m.sense)
+                MentionRecord(
+                    id=f"{article.id}:{f}:{m.start}",
+                    entity_id=m.entity_id,
+                    name=m.name,
+                    type=m.type,
+                    text=m.text,
+                    field=f,
+                    start=m.start,
+                    end=m.end,
+                    sentence=m.sentence,
+                    sentiment=_sentiment(s),
+                    sense=m.sense,
+                )
                 for m, s, f in zip(t.mentions, t.mention_sentiment, t.field_of)
             ]
-            enriched = Enriched(article=article, language=t.language, sentiment=_sentiment(t.sentiment),
-                                mentions=mentions, entities=entity_tones(t.mentions, t.mention_sentiment,
-                                                                          t.entity_sentiment),
-                                model=tagger.model_name)
+            enriched = Enriched(
+                article=article,
+                language=t.language,
+                sentiment=_sentiment(t.sentiment),
+                mentions=mentions,
+                entities=entity_tones(t.mentions, t.mention_sentiment, t.entity_sentiment),
+                model=tagger.model_name,
+            )
             result.outputs.append((out_topic, article.id, enriched.to_json()))
         return result
 
@@ -66,15 +82,22 @@ def make_processor(tagger: Tagger, settings: Settings):
 
 def enrich_stage(bus: Bus, settings: Settings, tagger: Tagger | None = None) -> Stage:
     tagger = tagger or Tagger.from_settings(settings.nlp)
-    return Stage(bus, name="nlp", group=GROUP, topic=settings.bus.topics.articles,
-                 dead_letter_topic=settings.bus.topics.dead_letter, process=make_processor(tagger, settings),
-                 batch_size=settings.nlp.batch_articles)
+    return Stage(
+        bus,
+        name="nlp",
+        group=GROUP,
+        topic=settings.bus.topics.articles,
+        dead_letter_topic=settings.bus.topics.dead_letter,
+        process=make_processor(tagger, settings),
+        batch_size=settings.nlp.batch_articles,
+    )
 
 
-def enrich_pass(settings: Settings, tagger: Tagger | None = None, until_idle: bool = True,
-                signals: bool = False, on_batch=None) -> dict:
+def enrich_pass(
+    settings: Settings, tagger: Tagger | None = None, until_idle: bool = True, signals: bool = False, on_batch=None
+) -> dict:
     """Run the enrich stage (drain the articles topic with ``until_idle``)."""
-    from sinoscope.bus import open_bus
+    from sinoscope.core.bus import open_bus
 
     with open_bus(settings) as bus:
         stage = enrich_stage(bus, settings, tagger)

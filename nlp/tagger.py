@@ -8,29 +8,30 @@ every other language -> the target-sentiment transformer. Article sentiment is t
 of its mention scores; an article with no mention is scored on its headline.
 
 The tone of the article toward each entity (``entities``) takes that entity's mentions together
-(``sinoscope.tone.entity_label``, the rule the stores use too): the polarity with more mentions,
+(``sinoscope.core.tone.entity_label``, the rule the stores use too): the polarity with more mentions,
 neutral when none is polar (a neutral mention is a reference, not a verdict), a tie settled by
-the sign of the mean score. On the city/brand set this beat a mean score with a neutral band, a confidence-weighted mean and the mean of the most
-polar half (train macro-F1 0.652 against at most 0.643), and scoring all of an entity's sentences
-at once with the sentence model (dev 0.689 against 0.703). With the domain-trained model (``train
+the sign of the mean score. On the city/brand set this beat a mean score with a neutral band,
+a confidence-weighted mean and the mean of the most polar half (train macro-F1 0.652 against at
+most 0.643), and scoring all of an entity's sentences at once with the sentence model (dev 0.689
+against 0.703). With the domain-trained model (``train
 --domain-only``) the mentions taken together still beat that model reading an entity's mentions at
 once (city/brand dev macro-F1 0.775 against 0.754); ``entity_tone="model"`` selects the latter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
-from sinoscope.tone import entity_label
+from sinoscope.core.tone import entity_label
 
-from .entities.catalogue import Catalogue, load_catalogue
 from .discover import Discoverer
+from .entities.catalogue import Catalogue, load_catalogue
 from .entities.matcher import Mention, MentionFinder
 from .language import detect_many
-from .sentiment.lexicon import LEXICONS, lexicon_sentiment
 from .sentiment.domain import entity_input
+from .sentiment.lexicon import LEXICONS, lexicon_sentiment
 from .sentiment.model import Prediction, marked
 
 NEUTRAL_BAND = 0.15
@@ -48,9 +49,12 @@ class Tagged:
     entity_sentiment: dict[str, Prediction] = field(default_factory=dict)  # the model's own, where it reads entities
 
     def as_dict(self) -> dict:
-        out = {"language": self.language,
-               "sentiment": self.sentiment.as_dict() if self.sentiment else None,
-               "mentions": [], "in_names": [m.as_dict() for m in self.in_names]}
+        out = {
+            "language": self.language,
+            "sentiment": self.sentiment.as_dict() if self.sentiment else None,
+            "mentions": [],
+            "in_names": [m.as_dict() for m in self.in_names],
+        }
         for m, s, f in zip(self.mentions, self.mention_sentiment, self.field_of or ["text"] * len(self.mentions)):
             d = m.as_dict()
             d["field"] = f
@@ -64,8 +68,9 @@ def _label(score: float) -> str:
     return "positive" if score > NEUTRAL_BAND else "negative" if score < -NEUTRAL_BAND else "neutral"
 
 
-def entity_tones(mentions: Sequence[Mention], preds: Sequence[Prediction | None],
-                 scored_whole: dict[str, Prediction] | None = None) -> list[dict]:
+def entity_tones(
+    mentions: Sequence[Mention], preds: Sequence[Prediction | None], scored_whole: dict[str, Prediction] | None = None
+) -> list[dict]:
     """One row per entity found: its article-level tone and how many mentions it rests on. Where
     the model read all of an entity's mentions at once (``scored_whole``), that is its tone."""
     groups: dict[str, list[tuple[Mention, Prediction | None]]] = {}
@@ -80,8 +85,15 @@ def entity_tones(mentions: Sequence[Mention], preds: Sequence[Prediction | None]
             agree = [p.confidence for p in scored if p.label == label] or [p.confidence for p in scored]
             sentiment = Prediction(label, sum(p.score for p in scored) / len(scored), sum(agree) / len(agree))
         m = items[0][0]
-        out.append({"entity_id": entity_id, "name": m.name, "type": m.type,
-                    "sentiment": sentiment.as_dict() if sentiment else None, "mentions": len(items)})
+        out.append(
+            {
+                "entity_id": entity_id,
+                "name": m.name,
+                "type": m.type,
+                "sentiment": sentiment.as_dict() if sentiment else None,
+                "mentions": len(items),
+            }
+        )
     return out
 
 
@@ -91,14 +103,20 @@ def context(m: Mention) -> tuple[str, int, int]:
     b = a + len(m.text)
     if len(s) > MAX_CONTEXT:
         lo = max(0, a - MAX_CONTEXT // 2)
-        s, a, b = s[lo:lo + MAX_CONTEXT], a - lo, b - lo
+        s, a, b = s[lo : lo + MAX_CONTEXT], a - lo, b - lo
     return s, a, b
 
 
 class Tagger:
-    def __init__(self, catalogue: Catalogue | None = None, extra_catalogues: Sequence[Path] = (),
-                 sentiment: bool = True, threads: int | None = None, precision: str = "auto",
-                 entity_tone: str = "mentions") -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue | None = None,
+        extra_catalogues: Sequence[Path] = (),
+        sentiment: bool = True,
+        threads: int | None = None,
+        precision: str = "auto",
+        entity_tone: str = "mentions",
+    ) -> None:
         self.catalogue = catalogue or load_catalogue(extra_catalogues)
         self.finder = MentionFinder(self.catalogue)
         self.discoverer = Discoverer(self.catalogue, self.finder)
@@ -109,10 +127,15 @@ class Tagger:
         self._model = None
 
     @classmethod
-    def from_settings(cls, nlp, sentiment: bool = True) -> "Tagger":
+    def from_settings(cls, nlp, sentiment: bool = True) -> Tagger:
         """The tagger the settings (``settings.nlp``) describe."""
-        return cls(extra_catalogues=nlp.catalogues, sentiment=sentiment and nlp.sentiment, precision=nlp.precision,
-                   threads=nlp.threads, entity_tone=nlp.entity_tone)
+        return cls(
+            extra_catalogues=nlp.catalogues,
+            sentiment=sentiment and nlp.sentiment,
+            precision=nlp.precision,
+            threads=nlp.threads,
+            entity_tone=nlp.entity_tone,
+        )
 
     @property
     def model(self):
@@ -200,7 +223,7 @@ class Tagger:
                     results[d].mention_sentiment[k] = preds[item]
                 else:
                     results[d].sentiment = preds[item]
-            for (d, entity_id), item in zip(whole, marked_inputs[len(queue):]):
+            for (d, entity_id), item in zip(whole, marked_inputs[len(queue) :]):
                 results[d].entity_sentiment[entity_id] = preds[item]
         for r in results:
             scored = [p for p in r.mention_sentiment if p is not None]

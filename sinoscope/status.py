@@ -3,10 +3,10 @@ gathered on its own, so a store or broker that is down shows as such instead of 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
-from .redact import redact
-from .settings import Settings
+from .core.redact import redact
+from .core.settings import Settings
 
 STAGES = (("nlp", "nlp-enrich", "articles"), ("sink", "sink-store", "enriched"))
 
@@ -27,15 +27,31 @@ def sources(settings: Settings) -> dict:
     finally:
         st.close()
     iso = lambda d: d.isoformat() if d else None  # noqa: E731
-    health = [{"name": s.name, "status": s.status, "since": iso(s.failing_since), "last_success": iso(s.last_success),
-            "last_fetch": iso(s.last_fetch), "error": s.last_error, "articles": s.articles_published,
-            "next_poll_after": iso(s.next_poll_after)} for s in rows]
+    health = [
+        {
+            "name": s.name,
+            "status": s.status,
+            "since": iso(s.failing_since),
+            "last_success": iso(s.last_success),
+            "last_fetch": iso(s.last_fetch),
+            "error": s.last_error,
+            "articles": s.articles_published,
+            "next_poll_after": iso(s.next_poll_after),
+        }
+        for s in rows
+    ]
     counts: dict[str, int] = {}
     for s in rows:
         counts[s.status] = counts.get(s.status, 0) + 1
-    return {"sources": counts, "source_health": health,
-            "flagged_sources": [{"name": h["name"], "status": h["status"], "since": h["since"], "error": h["error"]}
-                                for h in health if h["status"] in ("failing", "retired")]}
+    return {
+        "sources": counts,
+        "source_health": health,
+        "flagged_sources": [
+            {"name": h["name"], "status": h["status"], "since": h["since"], "error": h["error"]}
+            for h in health
+            if h["status"] in ("failing", "retired")
+        ],
+    }
 
 
 def topics_overview(bus) -> list[dict]:
@@ -45,13 +61,14 @@ def topics_overview(bus) -> list[dict]:
     for name in bus.topics():
         s = bus.stats(name)
         lag = {grp: sum(bus.group_lag(grp, name).values()) for grp, topic in pairs if topic == name}
-        out.append({"topic": name, "partitions": s.partitions if s else 0, "messages": s.messages if s else 0,
-                    "lag": lag})
+        out.append(
+            {"topic": name, "partitions": s.partitions if s else 0, "messages": s.messages if s else 0, "lag": lag}
+        )
     return out
 
 
 def bus(settings: Settings) -> dict:
-    from .bus import open_bus
+    from .core.bus import open_bus
 
     with open_bus(settings) as b:
         topics = topics_overview(b)
@@ -62,44 +79,26 @@ def bus(settings: Settings) -> dict:
             lag = sum(b.group_lag(group, topic).values()) if topic in names else 0
             stages.append({"stage": stage, "group": group, "topic": topic, "lag": lag})
     dlq = settings.bus.topics.dead_letter
-    where = (f"topic '{dlq}' on the {'embedded bus ' + str(settings.path('bus.sqlite')) if settings.bus.kind == 'embedded' else 'Kafka cluster at ' + settings.bus.bootstrap}"
-             f"; read them with: sinoscope bus peek {dlq} --json")
-    return {"topics": topics, "stages": stages,
-            "dead_letters": next((t["messages"] for t in topics if t["topic"] == dlq), 0), "dead_letters_where": where}
+    embedded = settings.bus.kind == "embedded"
+    bus = f"embedded bus {settings.path('bus.sqlite')}" if embedded else f"Kafka cluster at {settings.bus.bootstrap}"
+    where = f"topic '{dlq}' on the {bus}; read them with: sinoscope bus peek {dlq} --json"
+    return {
+        "topics": topics,
+        "stages": stages,
+        "dead_letters": next((t["messages"] for t in topics if t["topic"] == dlq), 0),
+        "dead_letters_where": where,
+    }
 
 
 def recent(settings: Settings, now: datetime) -> dict:
     """Articles stored in the last hour and day (by fetch time) and their mentions."""
-    if settings.sink.kind != "embedded":
-        from sinks.elastic import ElasticSink
+    from sinks.query import open_queries
 
-        sink = ElasticSink.from_settings(settings.sink)
-        try:
-            out = {}
-            for label, delta in (("hour", timedelta(hours=1)), ("day", timedelta(days=1))):
-                q = {"range": {"fetched": {"gte": (now - delta).isoformat()}}}
-                arts = sink.es.count(index=f"{sink.prefix}-articles-*", query=q)["count"]
-                ments = sink.es.search(index=f"{sink.prefix}-articles-*", size=0, query=q,
-                                       aggs={"m": {"sum": {"field": "mentions"}}})["aggregations"]["m"]["value"]
-                out[label] = {"articles": arts, "mentions": int(ments or 0)}
-            return out
-        finally:
-            sink.es.close()
-    from sinks.store import EmbeddedStore
-
-    path = settings.path("store.duckdb")
-    if not path.exists():
-        return {"hour": {"articles": 0, "mentions": 0}, "day": {"articles": 0, "mentions": 0}}
-    store = EmbeddedStore(path, read_only=True)
+    queries = open_queries(settings)
     try:
-        out = {}
-        for label, delta in (("hour", timedelta(hours=1)), ("day", timedelta(days=1))):
-            a, m = store.conn.execute("SELECT count(*), coalesce(sum(mentions), 0) FROM articles WHERE fetched >= ?",
-                                      [now - delta]).fetchone()
-            out[label] = {"articles": a, "mentions": int(m)}
-        return out
+        return queries.recent(now)
     finally:
-        store.close()
+        queries.close()
 
 
 def last_alert(settings: Settings) -> dict | None:
@@ -118,31 +117,47 @@ def last_alert(settings: Settings) -> dict | None:
     if not rows:
         return {"last": None, "total": 0, "deliveries_pending": pending, "deliveries_failed": failed}
     a = rows[0]
-    return {"last": {k: a[k] for k in ("id", "entity_id", "name", "kind", "fired_at", "delivered", "deliveries")},
-            "total": len(rows), "deliveries_pending": pending, "deliveries_failed": failed}
+    return {
+        "last": {k: a[k] for k in ("id", "entity_id", "name", "kind", "fired_at", "delivered", "deliveries")},
+        "total": len(rows),
+        "deliveries_pending": pending,
+        "deliveries_failed": failed,
+    }
 
 
 def stores(settings: Settings) -> dict:
     s = settings.sink
-    return {"data_dir": str(settings.data_dir),
-            "bus": f"embedded {settings.path('bus.sqlite')}" if settings.bus.kind == "embedded"
-            else f"kafka {settings.bus.bootstrap}",
-            "results": f"embedded {settings.path('store.duckdb')}" if s.kind == "embedded"
-            else f"elasticsearch {redact(s.es_url)} (indices {s.es_index_prefix}-*)",
-            "feed_state": str(settings.path("ingest.sqlite")), "alert_log": str(settings.path("alerts.sqlite"))}
+    return {
+        "data_dir": str(settings.data_dir),
+        "bus": f"embedded {settings.path('bus.sqlite')}"
+        if settings.bus.kind == "embedded"
+        else f"kafka {settings.bus.bootstrap}",
+        "results": f"embedded {settings.path('store.duckdb')}"
+        if s.kind == "embedded"
+        else f"elasticsearch {redact(s.es_url)} (indices {s.es_index_prefix}-*)",
+        "feed_state": str(settings.path("ingest.sqlite")),
+        "alert_log": str(settings.path("alerts.sqlite")),
+    }
 
 
 def gather(settings: Settings, now: datetime | None = None) -> dict:
     """One dict: the parts at the top level (a part that failed says so under its own key)."""
-    now = now or datetime.now(timezone.utc)
-    out: dict = {"at": now.isoformat(), "data_dir": str(settings.data_dir), "bus": settings.bus.kind,
-                 "bootstrap": settings.bus.bootstrap if settings.bus.kind == "kafka" else None,
-                 "stores": stores(settings)}
+    now = now or datetime.now(UTC)
+    out: dict = {
+        "at": now.isoformat(),
+        "data_dir": str(settings.data_dir),
+        "bus": settings.bus.kind,
+        "bootstrap": settings.bus.bootstrap if settings.bus.kind == "kafka" else None,
+        "stores": stores(settings),
+    }
     src = _safe(lambda: sources(settings))
     out.update(src if "error" not in src else {"sources": src, "source_health": [], "flagged_sources": []})
     b = _safe(lambda: bus(settings))
-    out.update(b if "error" not in b else {"topics": [], "stages": [], "dead_letters": None, "bus_error": b["error"],
-                                           "dead_letters_where": None})
+    out.update(
+        b
+        if "error" not in b
+        else {"topics": [], "stages": [], "dead_letters": None, "bus_error": b["error"], "dead_letters_where": None}
+    )
     out["recent"] = _safe(lambda: recent(settings, now))
     out["alerts"] = _safe(lambda: last_alert(settings))
     return out

@@ -9,12 +9,19 @@ from datetime import datetime, timedelta
 from records import enriched  # re-exported: the alert tests import it from here
 from werkzeug.wrappers import Request, Response
 
-from sinks.store import EmbeddedStore
-from sinoscope.schemas import Enriched
+from sinks.duckdb.store import DuckDBStore
+from sinoscope.core.schemas import Enriched
 
 
-def steady(entity: str, now: datetime, days: int = 28, per_day: int = 6, score: float = 0.3,
-           spread: float = 0.2, prefix: str = "") -> list[Enriched]:
+def steady(
+    entity: str,
+    now: datetime,
+    days: int = 28,
+    per_day: int = 6,
+    score: float = 0.3,
+    spread: float = 0.2,
+    prefix: str = "",
+) -> list[Enriched]:
     """Weeks of steady coverage before the current window: per_day articles a day, one mention each."""
     out = []
     for d in range(2, days + 2):
@@ -24,15 +31,22 @@ def steady(entity: str, now: datetime, days: int = 28, per_day: int = 6, score: 
     return out
 
 
-def window(entity: str, now: datetime, n: int, score: float, spread: float = 0.15, prefix: str = "w",
-           hours: float = 40) -> list[Enriched]:
+def window(
+    entity: str, now: datetime, n: int, score: float, spread: float = 0.15, prefix: str = "w", hours: float = 40
+) -> list[Enriched]:
     """n articles in the last `hours`, one mention each."""
-    return [enriched(f"{prefix}{entity}-{i}", now - timedelta(hours=hours * (i + 0.5) / n),
-                     [(entity, max(-1.0, min(1.0, score + spread * ((i % 3) - 1))))]) for i in range(n)]
+    return [
+        enriched(
+            f"{prefix}{entity}-{i}",
+            now - timedelta(hours=hours * (i + 0.5) / n),
+            [(entity, max(-1.0, min(1.0, score + spread * ((i % 3) - 1))))],
+        )
+        for i in range(n)
+    ]
 
 
 def store(settings, records: list[Enriched]) -> None:
-    st = EmbeddedStore(settings.path("store.duckdb"))
+    st = DuckDBStore(settings.path("store.duckdb"))
     try:
         st.write(records)
     finally:

@@ -4,15 +4,15 @@ that ingests from sources given as dicts (file:// or a local HTTP server started
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from ingest.runner import IngestRunner
 from ingest.sources import Source
-from sinoscope.bus.embedded import EmbeddedBus
-from sinoscope.settings import load_settings
+from sinoscope.core.bus.embedded import EmbeddedBus
+from sinoscope.core.settings import load_settings
 
 DATA = Path(__file__).parent / "data"
 FEEDS = DATA / "feeds"
@@ -47,8 +47,14 @@ def httpserver():
 def settings(tmp_path):
     return load_settings(
         data_dir=tmp_path / "data",
-        ingest={"per_host_interval_s": 0, "workers": 4, "timeout_s": 2, "deadline_s": 5,
-                "backoff_base_s": 60, "private_network_allowlist": SERVER_ALLOWLIST},
+        ingest={
+            "per_host_interval_s": 0,
+            "workers": 4,
+            "timeout_s": 2,
+            "deadline_s": 5,
+            "backoff_base_s": 60,
+            "private_network_allowlist": SERVER_ALLOWLIST,
+        },
     )
 
 
@@ -56,7 +62,7 @@ class Clock:
     """A settable clock, so tests can step past backoffs and refresh intervals."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+        self.now = start or datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -78,7 +84,11 @@ def ingest(settings, clock):
     (summary, articles on the topic so far)."""
 
     def run(sources: list[dict], force: bool = False, **overrides):
-        s = settings.model_copy(update={"ingest": settings.ingest.model_copy(update=overrides)}) if overrides else settings
+        s = (
+            settings.model_copy(update={"ingest": settings.ingest.model_copy(update=overrides)})
+            if overrides
+            else settings
+        )
         bus = EmbeddedBus(s.path("bus.sqlite"))
         runner = IngestRunner(s, bus, clock=clock)
         try:
@@ -94,14 +104,24 @@ def ingest(settings, clock):
 def topic_articles(settings) -> list[dict]:
     bus = EmbeddedBus(settings.path("bus.sqlite"))
     try:
-        return [json.loads(r.value) for r in bus.read(settings.bus.topics.articles)] if settings.bus.topics.articles in bus.topics() else []
+        return (
+            [json.loads(r.value) for r in bus.read(settings.bus.topics.articles)]
+            if settings.bus.topics.articles in bus.topics()
+            else []
+        )
     finally:
         bus.close()
 
 
 def src(name: str, url: str, **kw) -> dict:
-    return {"name": name, "url": url, "outlet": kw.pop("outlet", "Test Outlet"),
-            "country": kw.pop("country", "GB"), "language": kw.pop("language", "en"), **kw}
+    return {
+        "name": name,
+        "url": url,
+        "outlet": kw.pop("outlet", "Test Outlet"),
+        "country": kw.pop("country", "GB"),
+        "language": kw.pop("language", "en"),
+        **kw,
+    }
 
 
 def _free_port() -> int:
@@ -132,9 +152,19 @@ class Broker:
 
         url = f"tcp://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
+            [
+                self.binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=open(self.log_path, "ab"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -171,10 +201,22 @@ def kafka_settings(settings, kafka_broker):
     import uuid
 
     tag = uuid.uuid4().hex[:8]
-    bus = settings.bus.model_copy(update={
-        "kind": "kafka", "bootstrap": kafka_broker.bootstrap, "partitions": 4,
-        "session_timeout_ms": 6000, "heartbeat_interval_ms": 500, "max_poll_interval_ms": 30000,
-        "request_timeout_ms": 10000,
-        "topics": settings.bus.topics.model_copy(update={
-            "articles": f"articles-{tag}", "enriched": f"enriched-{tag}", "dead_letter": f"deadletter-{tag}"})})
+    bus = settings.bus.model_copy(
+        update={
+            "kind": "kafka",
+            "bootstrap": kafka_broker.bootstrap,
+            "partitions": 4,
+            "session_timeout_ms": 6000,
+            "heartbeat_interval_ms": 500,
+            "max_poll_interval_ms": 30000,
+            "request_timeout_ms": 10000,
+            "topics": settings.bus.topics.model_copy(
+                update={
+                    "articles": f"articles-{tag}",
+                    "enriched": f"enriched-{tag}",
+                    "dead_letter": f"deadletter-{tag}",
+                }
+            ),
+        }
+    )
     return settings.model_copy(update={"bus": bus})

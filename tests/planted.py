@@ -22,16 +22,23 @@ NEGATIVE = [
     "Residents of {c} protested angrily after toxic chemicals poisoned the water supply.",
     "Investors fled {c} after a string of bankruptcies and mass layoffs.",
 ]
-WORDS = ("ledger harbour quarterly survey lantern archive meridian tariff orchard bulletin canal "
-         "census granary pavilion terrace almanac ferry kiln loom quarry").split()
-OUTLETS = [("planted-wire", "Planted Wire", "GB"), ("planted-daily", "Planted Daily", "US"),
-           ("planted-post", "Planted Post", "AU")]
+WORDS = (
+    "ledger harbour quarterly survey lantern archive meridian tariff orchard bulletin canal "
+    "census granary pavilion terrace almanac ferry kiln loom quarry"
+).split()
+OUTLETS = [
+    ("planted-wire", "Planted Wire", "GB"),
+    ("planted-daily", "Planted Daily", "US"),
+    ("planted-post", "Planted Post", "AU"),
+]
 
 
 def _filler(rng: random.Random) -> str:
     a, b, c = rng.sample(WORDS, 3)
-    return (f"The {a} report ran to {rng.randint(10, 900)} pages and cited a {b} study from {rng.randint(1990, 2025)}. "
-            f"Its {c} appendix listed {rng.randint(2, 80)} further items for review.")
+    return (
+        f"The {a} report ran to {rng.randint(10, 900)} pages and cited a {b} study from {rng.randint(1990, 2025)}. "
+        f"Its {c} appendix listed {rng.randint(2, 80)} further items for review."
+    )
 
 
 def write_corpus(root: Path, now: datetime, days: int = 28, per_day: int = 4, window_n: int = 14) -> Path:
@@ -47,7 +54,8 @@ def write_corpus(root: Path, now: datetime, days: int = 28, per_day: int = 4, wi
         items[outlet].append(
             f"<item><title>{escape(city)} dispatch {n}</title><link>https://planted.example/{outlet}/{n}</link>"
             f"<guid>https://planted.example/{outlet}/{n}</guid><pubDate>{format_datetime(when)}</pubDate>"
-            f"<description>{escape(text[:60])}</description><content:encoded>{escape(text)}</content:encoded></item>")
+            f"<description>{escape(text[:60])}</description><content:encoded>{escape(text)}</content:encoded></item>"
+        )
 
     for city in ("Chengdu", "Hangzhou"):
         for d in range(days):
@@ -60,10 +68,19 @@ def write_corpus(root: Path, now: datetime, days: int = 28, per_day: int = 4, wi
     lines = ["sources:"]
     for name, outlet, country in OUTLETS:
         (root / f"{name}.rss").write_text(
-            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>' + outlet
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>'
+            + outlet
             + "</title><link>https://planted.example/</link><description>test</description>"
-            + "".join(items[name]) + "</channel></rss>", encoding="utf-8")
-        lines += [f"- name: {name}", f"  url: {name}.rss", f"  outlet: {outlet}", f"  country: {country}",
-                  "  language: en"]
+            + "".join(items[name])
+            + "</channel></rss>",
+            encoding="utf-8",
+        )
+        lines += [
+            f"- name: {name}",
+            f"  url: {name}.rss",
+            f"  outlet: {outlet}",
+            f"  country: {country}",
+            "  language: en",
+        ]
     (root / "sources.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root / "sources.yaml"

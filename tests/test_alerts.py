@@ -4,18 +4,17 @@ real HTTP receiver on loopback (the engine's clock is set, so windows are determ
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from alerting import Receiver, steady, store, window
 
 from sinks.alerts.log import AlertLog
 from sinks.alerts.run import alert_pass
 from sinks.alerts.webhook import SIGNATURE_HEADER, verify
-from sinoscope.settings import load_settings
+from sinoscope.core.settings import load_settings
 
-from alerting import Receiver, steady, store, window
-
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SECRET = "s3cret-for-tests"
 
 
@@ -34,8 +33,13 @@ def alerts_in(settings) -> list[dict]:
 
 
 def test_a_planted_drop_fires_one_signed_webhook_and_a_stable_city_none(asettings, httpserver):
-    store(asettings, steady("city:chengdu", NOW) + window("city:chengdu", NOW, 12, -0.6)
-          + steady("city:hangzhou", NOW) + window("city:hangzhou", NOW, 12, 0.3))
+    store(
+        asettings,
+        steady("city:chengdu", NOW)
+        + window("city:chengdu", NOW, 12, -0.6)
+        + steady("city:hangzhou", NOW)
+        + window("city:hangzhou", NOW, 12, 0.3),
+    )
     rx = Receiver(httpserver)
     out = alert_pass(asettings, [rx.url], now=NOW)
     assert [(a["entity_id"], a["kind"]) for a in out.fired] == [("city:chengdu", "sentiment_drop")]
@@ -61,8 +65,11 @@ def test_minimum_volume_one_article_and_too_few_mentions_never_fire(asettings):
     # one article mentioning Wuhan 20 times, all negative: one story cannot fire an alert
     from alerting import enriched
 
-    store(asettings, steady("city:wuhan", NOW) + [enriched("one-angry-article", NOW - timedelta(hours=3),
-                                                           [("city:wuhan", -0.8)] * 20)])
+    store(
+        asettings,
+        steady("city:wuhan", NOW)
+        + [enriched("one-angry-article", NOW - timedelta(hours=3), [("city:wuhan", -0.8)] * 20)],
+    )
     assert alert_pass(asettings, now=NOW).fired == []
     # the twelfth mention from another story makes Chengdu's drop count
     store(asettings, window("city:chengdu", NOW, 1, -0.7, prefix="late"))
@@ -107,9 +114,15 @@ def test_cooldown_holds_even_if_the_swing_ends_and_restarts_quickly(asettings):
 
 
 def test_rise_and_volume_spike_and_one_alert_per_entity(asettings):
-    store(asettings, steady("city:hangzhou", NOW, score=-0.2) + window("city:hangzhou", NOW, 14, 0.6)
-          + steady("brand:byd", NOW, per_day=2, score=0.0, spread=0.1) + window("brand:byd", NOW, 40, 0.0, spread=0.1)
-          + steady("city:wuhan", NOW, per_day=2, score=0.3) + window("city:wuhan", NOW, 40, -0.6))
+    store(
+        asettings,
+        steady("city:hangzhou", NOW, score=-0.2)
+        + window("city:hangzhou", NOW, 14, 0.6)
+        + steady("brand:byd", NOW, per_day=2, score=0.0, spread=0.1)
+        + window("brand:byd", NOW, 40, 0.0, spread=0.1)
+        + steady("city:wuhan", NOW, per_day=2, score=0.3)
+        + window("city:wuhan", NOW, 40, -0.6),
+    )
     fired = {a["entity_id"]: a for a in alert_pass(asettings, now=NOW).fired}
     assert fired["city:hangzhou"]["kind"] == "sentiment_rise"
     assert fired["brand:byd"]["kind"] == "volume_spike"
@@ -120,10 +133,17 @@ def test_rise_and_volume_spike_and_one_alert_per_entity(asettings):
 
 
 def test_thresholds_per_type_and_per_entity(tmp_path):
-    s = load_settings(data_dir=tmp_path / "d", alerts={"overrides": {"city": {"min_mentions": 30},
-                                                                     "city:chengdu": {"min_mentions": 10}}})
-    store(s, steady("city:chengdu", NOW) + window("city:chengdu", NOW, 12, -0.6)
-          + steady("city:hangzhou", NOW) + window("city:hangzhou", NOW, 12, -0.6))
+    s = load_settings(
+        data_dir=tmp_path / "d",
+        alerts={"overrides": {"city": {"min_mentions": 30}, "city:chengdu": {"min_mentions": 10}}},
+    )
+    store(
+        s,
+        steady("city:chengdu", NOW)
+        + window("city:chengdu", NOW, 12, -0.6)
+        + steady("city:hangzhou", NOW)
+        + window("city:hangzhou", NOW, 12, -0.6),
+    )
     # cities need 30 mentions now, but Chengdu's own entry (10) wins over its type's
     assert [a["entity_id"] for a in alert_pass(s, now=NOW).fired] == ["city:chengdu"]
 
@@ -160,12 +180,12 @@ def test_a_restart_between_detection_and_delivery_delivers_exactly_once(asetting
     """Detection commits the alert and its queued delivery; the process dies before sending.
     The next process (a new engine, log and sender) sends it once, and does not fire again."""
     from sinks.alerts.engine import AlertEngine
-    from sinks.alerts.embedded import EmbeddedAlerts
     from sinks.alerts.run import sender, targets
+    from sinks.duckdb.alerts import DuckDBAlerts
 
     rx = Receiver(httpserver)
     store(asettings, steady("city:chengdu", NOW) + window("city:chengdu", NOW, 12, -0.6))
-    backend, log = EmbeddedAlerts(asettings.path("store.duckdb")), AlertLog(asettings.path("alerts.sqlite"))
+    backend, log = DuckDBAlerts(asettings.path("store.duckdb")), AlertLog(asettings.path("alerts.sqlite"))
     engine = AlertEngine(asettings, log, sender(asettings), {"city:chengdu": "Chengdu"}, backend.stats, backend.stories)
     detected = engine.detect(NOW, targets(asettings, [rx.url]))
     assert len(detected.fired) == 1
@@ -205,9 +225,13 @@ def test_alerts_test_sends_a_signed_sample(tmp_path, httpserver):
 
     rx = Receiver(httpserver)
     exe = str(Path(sys.executable).parent / "sinoscope")
-    proc = subprocess.run([exe, "--data-dir", str(tmp_path / "d"), "alerts", "test", rx.url, "--json"],
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "SINOSCOPE_WEBHOOK_SECRET": SECRET})
+    proc = subprocess.run(
+        [exe, "--data-dir", str(tmp_path / "d"), "alerts", "test", rx.url, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SINOSCOPE_WEBHOOK_SECRET": SECRET},
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"url": rx.url, "format": "json", "attempts": 1, "signed": True}
     [req] = rx.requests
@@ -215,6 +239,11 @@ def test_alerts_test_sends_a_signed_sample(tmp_path, httpserver):
     body = json.loads(req["body"])
     assert body["id"].startswith("test-") and body["test"] is True and body["kind"] == "sentiment_drop"
     # a receiver that refuses: a clear error naming the URL, exit code 2
-    bad = subprocess.run([exe, "--data-dir", str(tmp_path / "d"), "alerts", "test", "http://127.0.0.1:9/hook"],
-                         capture_output=True, text=True, timeout=120, env={**os.environ})
+    bad = subprocess.run(
+        [exe, "--data-dir", str(tmp_path / "d"), "alerts", "test", "http://127.0.0.1:9/hook"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ},
+    )
     assert bad.returncode == 2 and "did not accept the sample alert" in bad.stderr

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from sinoscope.bus.embedded import EmbeddedBus, partition_for
+from sinoscope.core.bus.embedded import EmbeddedBus, partition_for
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_flushed_messages_survive_sigkill(tmp_path):
     path = tmp_path / "bus.sqlite"
     script = textwrap.dedent(f"""
         import os, sys
-        from sinoscope.bus.embedded import EmbeddedBus
+        from sinoscope.core.bus.embedded import EmbeddedBus
         b = EmbeddedBus({str(path)!r})
         for i in range(500):
             b.publish("t", str(i), b"payload-%d" % i)

@@ -13,13 +13,27 @@ from nlp.evaluate import citybrand_dev
 from nlp.tagger import Tagger
 
 PASSAGES = [
-    {"id": "t1", "language": "en", "text": "BYD opened a plant in Hungary. Chengdu welcomed the news; BYD shares rose.",
-     "entities": [{"name": "BYD", "type": "brand", "sentiment": "positive"},
-                  {"name": "Chengdu", "type": "city", "sentiment": "neutral"}], "not_entities": ["Hungary"]},
-    {"id": "t2", "language": "en", "text": "Students at Wuhan University met Xiaomi's founder in Beijing.",
-     "entities": [{"name": "Beijing", "type": "city", "sentiment": "neutral"},
-                  {"name": "Xiaomi", "type": "brand", "sentiment": "neutral"},
-                  {"name": "Acme Tea", "type": "brand", "sentiment": "mixed"}], "not_entities": ["Wuhan"]},
+    {
+        "id": "t1",
+        "language": "en",
+        "text": "BYD opened a plant in Hungary. Chengdu welcomed the news; BYD shares rose.",
+        "entities": [
+            {"name": "BYD", "type": "brand", "sentiment": "positive"},
+            {"name": "Chengdu", "type": "city", "sentiment": "neutral"},
+        ],
+        "not_entities": ["Hungary"],
+    },
+    {
+        "id": "t2",
+        "language": "en",
+        "text": "Students at Wuhan University met Xiaomi's founder in Beijing.",
+        "entities": [
+            {"name": "Beijing", "type": "city", "sentiment": "neutral"},
+            {"name": "Xiaomi", "type": "brand", "sentiment": "neutral"},
+            {"name": "Acme Tea", "type": "brand", "sentiment": "mixed"},
+        ],
+        "not_entities": ["Wuhan"],
+    },
 ]
 
 
@@ -32,9 +46,16 @@ def mention(name, type_, label, score, text=None):
 
 
 def test_entities_found_missed_and_falsely_tagged():
-    results = [result([mention("BYD", "brand", "positive", 0.6), mention("Chengdu", "city", "neutral", 0.0),
-                       mention("Budapest", "city", "neutral", 0.0)]),
-               result([mention("Beijing", "city", "neutral", 0.1)])]
+    results = [
+        result(
+            [
+                mention("BYD", "brand", "positive", 0.6),
+                mention("Chengdu", "city", "neutral", 0.0),
+                mention("Budapest", "city", "neutral", 0.0),
+            ]
+        ),
+        result([mention("Beijing", "city", "neutral", 0.1)]),
+    ]
     out = citybrand.score(PASSAGES, results)
     assert out["entities"]["city"]["all"] == {"precision": round(2 / 3, 3), "recall": 1.0, "gold": 2}
     assert out["entities"]["brand"]["all"] == {"precision": 1.0, "recall": round(1 / 3, 3), "gold": 3}
@@ -42,10 +63,16 @@ def test_entities_found_missed_and_falsely_tagged():
 
 
 def test_tone_uses_the_article_level_row_and_falls_back_to_the_mentions():
-    mentions = [mention("BYD", "brand", "negative", -0.5), mention("BYD", "brand", "positive", 0.4),
-                mention("BYD", "brand", "positive", 0.7), mention("Chengdu", "city", "positive", 0.5)]
-    article = [{"name": "BYD", "type": "brand", "sentiment": {"label": "negative", "score": -0.2}},
-               {"name": "Chengdu", "type": "city", "sentiment": {"label": "neutral", "score": 0.0}}]
+    mentions = [
+        mention("BYD", "brand", "negative", -0.5),
+        mention("BYD", "brand", "positive", 0.4),
+        mention("BYD", "brand", "positive", 0.7),
+        mention("Chengdu", "city", "positive", 0.5),
+    ]
+    article = [
+        {"name": "BYD", "type": "brand", "sentiment": {"label": "negative", "score": -0.2}},
+        {"name": "Chengdu", "type": "city", "sentiment": {"label": "neutral", "score": 0.0}},
+    ]
     with_rows = citybrand.score(PASSAGES[:1], [result(mentions, article)])["tone"]["all"]
     without = citybrand.score(PASSAGES[:1], [result(mentions)])["tone"]["all"]
     # gold: BYD positive, Chengdu neutral; the article rows say negative/neutral, the mentions positive/positive

@@ -15,8 +15,13 @@ SINOSCOPE = str(Path(sys.executable).parent / "sinoscope")
 
 
 def run(*args, env=None, check=True):
-    proc = subprocess.run([SINOSCOPE, *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+    proc = subprocess.run(
+        [SINOSCOPE, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"sinoscope {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -54,8 +59,10 @@ def test_human_summary_and_sources_health(tmp_path):
     out = run("--data-dir", str(data), "run", "--once")
     assert "ingest summary" in out.stdout and "new articles published" in out.stdout
     assert "nlp: enriched 24 articles" in out.stdout  # the whole pipeline as far as it is built
-    enriched = [json.loads(x) for x in run("--data-dir", str(data), "bus", "peek", "enriched", "-n", "100",
-                                            "--json").stdout.splitlines()]
+    enriched = [
+        json.loads(x)
+        for x in run("--data-dir", str(data), "bus", "peek", "enriched", "-n", "100", "--json").stdout.splitlines()
+    ]
     assert len(enriched) == 24
     ids = {m["entity_id"] for e in enriched for m in e["mentions"]}
     assert {"city:chengdu", "brand:byd", "brand:huawei", "city:shenzhen", "brand:tsingtao", "city:qingdao"} <= ids
@@ -69,10 +76,13 @@ def test_human_summary_and_sources_health(tmp_path):
     canton = json.loads(run("--data-dir", str(data), "trend", "广州", "--since", "2026-01-01", "--json").stdout)
     assert sum(b["mentions"] for b in canton["buckets"]) >= 3
     assert all(set(b) >= {"start", "mentions", "sentiment_mean"} for b in canton["buckets"])
-    ranking = json.loads(run("--data-dir", str(data), "rank", "--type", "city", "--since", "2026-01-01", "--json").stdout)
+    ranking = json.loads(
+        run("--data-dir", str(data), "rank", "--type", "city", "--since", "2026-01-01", "--json").stdout
+    )
     rows = ranking["rows"]
-    assert rows and all(set(r) >= {"entity_id", "name", "mentions", "outlets", "countries", "sentiment_mean", "index"}
-                        for r in rows)
+    assert rows and all(
+        set(r) >= {"entity_id", "name", "mentions", "outlets", "countries", "sentiment_mean", "index"} for r in rows
+    )
     assert [r["index"] for r in rows] == sorted((r["index"] for r in rows), reverse=True)
     neg = json.loads(run("--data-dir", str(data), "stories", "BYD", "--negative", "--json").stdout)["stories"]
     assert neg and all(set(x) >= {"article_id", "url", "title", "outlet", "published", "sentiment"} for x in neg)
@@ -102,7 +112,7 @@ def test_sources_file_and_failing_source_is_flagged(tmp_path):
 
 
 def test_settings_from_yaml_and_environment(tmp_path):
-    from sinoscope.settings import load_settings
+    from sinoscope.core.settings import load_settings
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text("ingest:\n  timeout_s: 7\n  workers: 3\nbus:\n  partitions: 9\n")
@@ -118,10 +128,13 @@ def test_settings_from_yaml_and_environment(tmp_path):
     assert d.bus.kind == "embedded" and d.ingest.sources_file is None  # defaults need no file
 
 
-@pytest.mark.parametrize("content, expected", [
-    ("ingest: [not, a, mapping", "invalid settings (config file"),
-    ("ingest:\n  timeout_s: soon\n", "timeout_s"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("ingest: [not, a, mapping", "invalid settings (config file"),
+        ("ingest:\n  timeout_s: soon\n", "timeout_s"),
+    ],
+)
 def test_bad_config_is_a_clear_error(tmp_path, content, expected):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(content)

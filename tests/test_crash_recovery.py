@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import SERVER_ALLOWLIST, topic_articles
+from test_http_polling import rss
 from werkzeug import Response
 
-from conftest import SERVER_ALLOWLIST, topic_articles
-from sinoscope.settings import load_settings
-from test_http_polling import rss
+from sinoscope.core.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -41,19 +41,37 @@ def test_sigkill_mid_run_then_restart_loses_and_duplicates_nothing(httpserver, t
     def feed(request):
         time.sleep(0.4)  # make the pass long enough to be killed in the middle
         n = int(request.path.rsplit("/", 1)[1])
-        return Response(rss([(f"{n}-{i}", f"Story {n}-{i}") for i in range(PER_FEED)], base),
-                        content_type="application/rss+xml")
+        return Response(
+            rss([(f"{n}-{i}", f"Story {n}-{i}") for i in range(PER_FEED)], base), content_type="application/rss+xml"
+        )
 
     for n in range(FEEDS):
         httpserver.expect_request(f"/feed/{n}").respond_with_handler(feed)
     sources = tmp_path / "sources.yaml"
-    sources.write_text(yaml.safe_dump({"sources": [
-        {"name": f"feed-{n}", "url": httpserver.url_for(f"/feed/{n}"), "outlet": "Test", "country": "GB",
-         "language": "en"} for n in range(FEEDS)]}))
+    sources.write_text(
+        yaml.safe_dump(
+            {
+                "sources": [
+                    {
+                        "name": f"feed-{n}",
+                        "url": httpserver.url_for(f"/feed/{n}"),
+                        "outlet": "Test",
+                        "country": "GB",
+                        "language": "en",
+                    }
+                    for n in range(FEEDS)
+                ]
+            }
+        )
+    )
     data = tmp_path / "data"
-    env = {**os.environ, "SINOSCOPE_DATA_DIR": str(data), "SINOSCOPE_INGEST__WORKERS": "2",
-           "SINOSCOPE_INGEST__PER_HOST_INTERVAL_S": "0",
-           "SINOSCOPE_INGEST__PRIVATE_NETWORK_ALLOWLIST": json.dumps(SERVER_ALLOWLIST)}
+    env = {
+        **os.environ,
+        "SINOSCOPE_DATA_DIR": str(data),
+        "SINOSCOPE_INGEST__WORKERS": "2",
+        "SINOSCOPE_INGEST__PER_HOST_INTERVAL_S": "0",
+        "SINOSCOPE_INGEST__PRIVATE_NETWORK_ALLOWLIST": json.dumps(SERVER_ALLOWLIST),
+    }
     cmd = [sys.executable, "-m", "sinoscope.cli", "ingest", "--once", "--sources", str(sources)]
 
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

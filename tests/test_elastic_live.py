@@ -7,23 +7,28 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import UTC
 
 import pytest
 from elasticsearch import Elasticsearch
-
-from sinks.elastic import ElasticSink
 from test_store import enriched
 
+from sinks.elastic.store import ElasticStore
+
 ES_URL = os.environ.get("SINOSCOPE_ES_URL")
-ES_AUTH = {"basic_auth": ("elastic", os.environ["SINOSCOPE_ES_PASSWORD"])} if os.environ.get("SINOSCOPE_ES_PASSWORD") else {}
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(not ES_URL, reason="SINOSCOPE_ES_URL not set: no Elasticsearch cluster to test against")]
+ES_AUTH = (
+    {"basic_auth": ("elastic", os.environ["SINOSCOPE_ES_PASSWORD"])} if os.environ.get("SINOSCOPE_ES_PASSWORD") else {}
+)
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not ES_URL, reason="SINOSCOPE_ES_URL not set: no Elasticsearch cluster to test against"),
+]
 
 
 def test_templates_writes_and_replays_on_a_real_cluster():
     es = Elasticsearch(ES_URL, request_timeout=30, **ES_AUTH)
     prefix = f"sinoscope-test-{uuid.uuid4().hex[:8]}"
-    sink = ElasticSink(es, prefix=prefix, retention_days=30)
+    sink = ElasticStore(es, prefix=prefix, retention_days=30)
     try:
         sink.setup()
         batch = [enriched(1, [("city:chengdu", 0.5), ("brand:byd", -0.2)], 1), enriched(2, [("city:wuhan", -0.6)], 2)]
@@ -57,37 +62,52 @@ def test_parity_both_stores_answer_the_queries_alike(tmp_path):
     """The same records in the embedded store and in Elasticsearch: trend (hour/day/week, with and
     without syndicated copies), rank, stories, share of voice, breakdowns, and the report's
     coverage and totals answer alike."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from records import enriched as rec
-    from sinks.elastic_queries import ElasticQueries, EmbeddedQueries
-    from sinks.store import EmbeddedStore
 
-    now = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+    from sinks.duckdb.queries import DuckDBBackend
+    from sinks.duckdb.store import DuckDBStore
+    from sinks.elastic.queries import ElasticBackend
+    from sinks.query import Queries
+
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
     ents = ["city:chengdu", "city:wuhan", "city:hangzhou", "brand:byd"]
     records = []
     for i in range(120):
         when = now - timedelta(hours=7 * i + 1)
-        ms = [(ents[i % 4], round(((i * 37) % 21 - 10) / 10, 2)), (ents[(i + 1) % 4], round(((i * 11) % 21 - 10) / 10, 2))]
-        records.append(rec(f"p{i}", when, ms, duplicate_of="p0" if i % 9 == 5 else None,
-                           outlet=["Outlet A", "Outlet B", "Outlet C"][i % 3]))
-    store = EmbeddedStore(tmp_path / "store.duckdb")
+        ms = [
+            (ents[i % 4], round(((i * 37) % 21 - 10) / 10, 2)),
+            (ents[(i + 1) % 4], round(((i * 11) % 21 - 10) / 10, 2)),
+        ]
+        records.append(
+            rec(
+                f"p{i}",
+                when,
+                ms,
+                duplicate_of="p0" if i % 9 == 5 else None,
+                outlet=["Outlet A", "Outlet B", "Outlet C"][i % 3],
+            )
+        )
+    store = DuckDBStore(tmp_path / "store.duckdb")
     store.write(records)
     store.close()
     es = Elasticsearch(ES_URL, request_timeout=30, **ES_AUTH)
     prefix = f"sinoscope-test-{uuid.uuid4().hex[:8]}"
-    sink = ElasticSink(es, prefix=prefix, retention_days=30)
+    sink = ElasticStore(es, prefix=prefix, retention_days=30)
     try:
         sink.setup()
         assert not sink.write(records).failed
         es.indices.refresh(index=f"{prefix}-*")
-        e, x = EmbeddedQueries(tmp_path / "store.duckdb"), ElasticQueries(es, prefix)
+        e, x = Queries(DuckDBBackend.open(tmp_path / "store.duckdb")), Queries(ElasticBackend(es, prefix))
         since = now - timedelta(days=30)
         names = {i: i for i in ents}
         for interval in ("1h", "1d", "1w"):
             for dup in (False, True):
-                assert _close(e.trend("city:chengdu", "Chengdu", since, interval, dup),
-                              x.trend("city:chengdu", "Chengdu", since, interval, dup))
+                assert _close(
+                    e.trend("city:chengdu", "Chengdu", since, interval, dup),
+                    x.trend("city:chengdu", "Chengdu", since, interval, dup),
+                )
         for t in ("city", "brand"):
             assert _close(e.rank(names, since, t, now=now), x.rank(names, since, t, now=now), tol=0.02)
         for neg in (False, True):

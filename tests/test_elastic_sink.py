@@ -14,10 +14,11 @@ import time
 
 import pytest
 from elasticsearch import Elasticsearch
+from test_store import enriched
 from werkzeug import Response
 
-from sinks.elastic import ARTICLE_MAPPING, MENTION_MAPPING, ElasticSink, SinkError
-from test_store import enriched
+from sinks.base import StoreUnavailable
+from sinks.elastic.store import ARTICLE_MAPPING, MENTION_MAPPING, ElasticStore
 
 pytestmark = pytest.mark.integration
 HEADERS = {"X-Elastic-Product": "Elasticsearch", "Content-Type": "application/vnd.elasticsearch+json;compatible-with=9"}
@@ -39,7 +40,9 @@ class FakeBulk:
         self.requests.append([meta["_id"] for _, meta in actions])
         step = self.plan.pop(0) if self.plan else "ok"
         if step == "429":
-            return es_json({"error": {"type": "es_rejected_execution_exception", "reason": "queue full"}, "status": 429}, 429)
+            return es_json(
+                {"error": {"type": "es_rejected_execution_exception", "reason": "queue full"}, "status": 429}, 429
+            )
         if step == "slow":
             time.sleep(3)
         items = []
@@ -49,14 +52,22 @@ class FakeBulk:
                 status, error = 400, {"type": "document_parsing_exception", "reason": "failed to parse field [score]"}
             if step == "item-429" and k == 1:
                 status, error = 429, {"type": "es_rejected_execution_exception", "reason": "queue full"}
-            items.append({op: {"_index": meta["_index"], "_id": meta["_id"], "status": status,
-                               **({"error": error} if error else {"result": "created"})}})
+            items.append(
+                {
+                    op: {
+                        "_index": meta["_index"],
+                        "_id": meta["_id"],
+                        "status": status,
+                        **({"error": error} if error else {"result": "created"}),
+                    }
+                }
+            )
         return es_json({"took": 3, "errors": any("error" in next(iter(i.values())) for i in items), "items": items})
 
 
 def sink(httpserver, **kw):
     client = Elasticsearch(httpserver.url_for("/"), request_timeout=1.5, max_retries=0, retry_on_timeout=False)
-    return ElasticSink(client, initial_backoff=0.05, **kw)
+    return ElasticStore(client, initial_backoff=0.05, **kw)
 
 
 def batch():
@@ -67,7 +78,7 @@ def test_bulk_writes_with_stable_ids_into_monthly_indices(httpserver):
     bulk = FakeBulk(["ok"])
     httpserver.expect_request("/_bulk").respond_with_handler(bulk)
     result = sink(httpserver).write(batch())
-    assert result.written == 5 and result.failed == []
+    assert result.written == 2 and result.failed == []
     b = batch()
     assert bulk.requests == [[b[0].article.id, *[m.id for m in b[0].mentions], b[1].article.id, b[1].mentions[0].id]]
 
@@ -76,7 +87,7 @@ def test_a_rejected_chunk_is_retried_with_backoff_never_skipped(httpserver):
     bulk = FakeBulk(["429", "429", "ok"])
     httpserver.expect_request("/_bulk").respond_with_handler(bulk)
     result = sink(httpserver).write(batch())
-    assert result.written == 5 and len(bulk.requests) == 3
+    assert result.written == 2 and len(bulk.requests) == 3
     assert bulk.requests[0] == bulk.requests[2]  # the same chunk, again
 
 
@@ -84,13 +95,13 @@ def test_items_rejected_with_429_are_retried_alone(httpserver):
     bulk = FakeBulk(["item-429", "ok"])
     httpserver.expect_request("/_bulk").respond_with_handler(bulk)
     result = sink(httpserver).write(batch())
-    assert result.written == 5 and len(bulk.requests) == 2 and len(bulk.requests[1]) == 1
+    assert result.written == 2 and len(bulk.requests) == 2 and len(bulk.requests[1]) == 1
 
 
 def test_a_chunk_still_rejected_after_all_retries_fails_the_batch(httpserver):
     bulk = FakeBulk(["429"] * 10)
     httpserver.expect_request("/_bulk").respond_with_handler(bulk)
-    with pytest.raises(SinkError, match="429"):
+    with pytest.raises(StoreUnavailable, match="429"):
         sink(httpserver, max_retries=2).write(batch())
     assert len(bulk.requests) == 3
 
@@ -100,14 +111,19 @@ def test_mapping_error_is_returned_for_the_dead_letter_topic_and_not_retried(htt
     httpserver.expect_request("/_bulk").respond_with_handler(bulk)
     b = batch()
     result = sink(httpserver).write(b)
-    assert result.written == 4 and len(bulk.requests) == 1
-    assert result.failed == [(b[0].article.id, f"Elasticsearch refused document {b[0].article.id} (HTTP 400): "
-                              "document_parsing_exception: failed to parse field [score]")]
+    assert result.written == 1 and len(bulk.requests) == 1
+    assert result.failed == [
+        (
+            b[0].article.id,
+            f"Elasticsearch refused document {b[0].article.id} (HTTP 400): "
+            "document_parsing_exception: failed to parse field [score]",
+        )
+    ]
 
 
 def test_mapping_failures_are_dead_lettered_by_the_sink_stage(httpserver, settings):
     from sinks.stage import GROUP, sink_stage
-    from sinoscope.bus.embedded import EmbeddedBus
+    from sinoscope.core.bus.embedded import EmbeddedBus
 
     httpserver.expect_request("/_bulk").respond_with_handler(FakeBulk(["mapping-error"]))
     bus = EmbeddedBus(settings.path("bus.sqlite"))
@@ -126,12 +142,13 @@ def test_connection_refused_and_timeouts_raise_so_nothing_is_committed(httpserve
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    down = ElasticSink(Elasticsearch(f"http://127.0.0.1:{port}", request_timeout=1, max_retries=0), max_retries=1,
-                       initial_backoff=0.05)
-    with pytest.raises(SinkError, match="ConnectionError|Connection refused|connect"):
+    down = ElasticStore(
+        Elasticsearch(f"http://127.0.0.1:{port}", request_timeout=1, max_retries=0), max_retries=1, initial_backoff=0.05
+    )
+    with pytest.raises(StoreUnavailable, match="ConnectionError|Connection refused|connect"):
         down.write(batch())
     httpserver.expect_request("/_bulk").respond_with_handler(FakeBulk(["slow"]))
-    with pytest.raises(SinkError, match="(?i)timeout|timed out"):
+    with pytest.raises(StoreUnavailable, match="(?i)timeout|timed out"):
         sink(httpserver, max_retries=0).write(batch())
 
 
@@ -156,7 +173,7 @@ def test_setup_puts_the_lifecycle_policy_and_templates(httpserver):
 
 
 def test_mappings_cover_every_field_the_sink_writes():
-    s = ElasticSink(Elasticsearch("http://127.0.0.1:9"))
+    s = ElasticStore(Elasticsearch("http://127.0.0.1:9"))
     for action in s.actions(batch()):
         mapping = ARTICLE_MAPPING if "-articles-" in action["_index"] else MENTION_MAPPING
         assert set(action["_source"]) <= set(mapping["properties"]), action["_index"]
@@ -168,7 +185,7 @@ def test_mappings_cover_every_field_the_sink_writes():
 
 
 def test_the_articles_tone_toward_each_entity_rides_on_one_mention_per_article_and_entity():
-    s = ElasticSink(Elasticsearch("http://127.0.0.1:9"))
+    s = ElasticStore(Elasticsearch("http://127.0.0.1:9"))
     docs = [a["_source"] for a in s.actions(batch()) if "-mentions-" in a["_index"]]
     carried: dict = {}
     for d in docs:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 from conftest import FEEDS, src
+
 from ingest.state import IngestState
-from sinoscope.bus.embedded import EmbeddedBus
+from sinoscope.core.bus.embedded import EmbeddedBus
 
 
 def feed(name: str) -> dict:
@@ -46,11 +47,17 @@ def test_second_pass_publishes_nothing_new(ingest):
 
 
 def test_declared_and_undeclared_legacy_encodings(ingest, settings):
-    summary, articles = ingest([feed("rss_gb2312.xml"), feed("rss_wrong_encoding.xml"),
-                                feed("rss_sjis_undeclared.xml")])
+    summary, articles = ingest(
+        [feed("rss_gb2312.xml"), feed("rss_wrong_encoding.xml"), feed("rss_sjis_undeclared.xml")]
+    )
     titles = {a["title"] for a in articles}
-    assert {"深圳无人机企业回应美国限制", "重庆火锅吸引外国游客", "Überraschung: BYD überholt Tesla",
-            "比亚迪销量超越特斯拉", "深センのドローン大手が反発"} == titles
+    assert {
+        "深圳无人机企业回应美国限制",
+        "重庆火锅吸引外国游客",
+        "Überraschung: BYD überholt Tesla",
+        "比亚迪销量超越特斯拉",
+        "深センのドローン大手が反発",
+    } == titles
     warned = {name for name, _ in summary.warnings}
     assert warned == {"rss_wrong_encoding", "rss_sjis_undeclared"}
     ev, st = events(settings, "rss_sjis_undeclared")
@@ -109,8 +116,12 @@ def test_odd_dates(ingest):
     assert got["EDT zone"] == ("2026-11-03T07:15:00Z", "feed")
     assert got["ISO 8601"] == ("2026-11-03T07:15:00Z", "feed")
     assert got["Single digit day, no seconds"] == ("2026-11-03T07:15:00Z", "feed")
-    for title, why in [("Future date", "future"), ("Epoch date", "implausibly old"),
-                       ("Garbage date", "unparseable"), ("No date", "no date")]:
+    for title, why in [
+        ("Future date", "future"),
+        ("Epoch date", "implausibly old"),
+        ("Garbage date", "unparseable"),
+        ("No date", "no date"),
+    ]:
         assert got[title][0] == "2026-11-20T12:00:00Z", title  # the fetch time (test clock)
         assert why in got[title][1], title
 
@@ -129,4 +140,6 @@ def test_external_entities_are_never_expanded(ingest, tmp_path):
 
 def test_missing_file_source_is_a_recorded_failure(ingest, settings, tmp_path):
     summary, _ = ingest([src("gone", (tmp_path / "nope.xml").as_uri())])
-    assert summary.errors == [("gone", f"HTTP 404 from {(tmp_path / 'nope.xml').as_uri()}: feed not found (check the URL)")]
+    assert summary.errors == [
+        ("gone", f"HTTP 404 from {(tmp_path / 'nope.xml').as_uri()}: feed not found (check the URL)")
+    ]

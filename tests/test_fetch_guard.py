@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import src
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from conftest import src
 from ingest.guard import AddressGuard, Blocked, non_public
 from ingest.http import Fetcher, FetchError
-from sinoscope.settings import load_settings
+from sinoscope.core.settings import load_settings
 
 pytestmark = pytest.mark.integration
 
@@ -56,8 +56,9 @@ def internal():
     except OSError:  # no IPv6 loopback: the [::1] link is then refused by the guard alone
         pass
     for s in servers.values():
-        s.expect_request("/internal").respond_with_data(f"<html><body><p>{SECRET} " + "x " * 200 + "</p></body></html>",
-                                                        content_type="text/html")
+        s.expect_request("/internal").respond_with_data(
+            f"<html><body><p>{SECRET} " + "x " * 200 + "</p></body></html>", content_type="text/html"
+        )
     yield servers
     for s in servers.values():
         s.clear()
@@ -65,16 +66,21 @@ def internal():
 
 
 def guarded_settings(settings):
-    return settings.model_copy(update={"ingest": settings.ingest.model_copy(
-        update={"private_network_allowlist": ALLOW})})
+    return settings.model_copy(
+        update={"ingest": settings.ingest.model_copy(update={"private_network_allowlist": ALLOW})}
+    )
 
 
 def rss(base: str, links: list[str]) -> str:
-    items = "".join(f"<item><title>Entry {i}</title><link>{link}</link><guid>g{i}</guid>"
-                    f"<description>Summary {i}: BYD opens a plant in Chengdu.</description></item>"
-                    for i, link in enumerate(links))
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Remote</title><link>{base}</link>'
-            f"<description>d</description>{items}</channel></rss>")
+    items = "".join(
+        f"<item><title>Entry {i}</title><link>{link}</link><guid>g{i}</guid>"
+        f"<description>Summary {i}: BYD opens a plant in Chengdu.</description></item>"
+        for i, link in enumerate(links)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Remote</title><link>{base}</link>'
+        f"<description>d</description>{items}</channel></rss>"
+    )
 
 
 def test_a_hostile_remote_feed_reaches_no_internal_service_and_no_file(remote, internal, ingest, tmp_path):
@@ -95,12 +101,15 @@ def test_a_hostile_remote_feed_reaches_no_internal_service_and_no_file(remote, i
         "metadata": "http://169.254.169.254/latest/meta-data/",
     }
     remote.expect_request("/moved").respond_with_response(
-        Response(status=302, headers={"Location": f"http://127.0.0.1:{port}/internal"}))
+        Response(status=302, headers={"Location": f"http://127.0.0.1:{port}/internal"})
+    )
     remote.expect_request("/to-file").respond_with_response(
-        Response(status=302, headers={"Location": secret_file.as_uri()}))
+        Response(status=302, headers={"Location": secret_file.as_uri()})
+    )
     base = remote.url_for("").rstrip("/")
-    remote.expect_request("/feed").respond_with_data(rss(base, list(links.values())),
-                                                     content_type="application/rss+xml")
+    remote.expect_request("/feed").respond_with_data(
+        rss(base, list(links.values())), content_type="application/rss+xml"
+    )
     summary, articles = ingest([src("remote", remote.url_for("/feed"))], private_network_allowlist=ALLOW)
 
     # nothing was asked of the internal services, nothing of theirs or of the file was published
@@ -142,8 +151,12 @@ def test_the_allowlist_lets_exactly_its_cidrs_through(remote, internal, ingest, 
     page = f"<html><body><article><p>{'Chengdu welcomes a new BYD plant. ' * 20}</p></article></body></html>"
     remote.expect_request("/page").respond_with_data(page, content_type="text/html")
     remote.expect_request("/feed").respond_with_data(
-        rss(remote.url_for("").rstrip("/"), [remote.url_for("/page"), f"http://127.0.0.1:{internal['v4'].port}/internal"]),
-        content_type="application/rss+xml")
+        rss(
+            remote.url_for("").rstrip("/"),
+            [remote.url_for("/page"), f"http://127.0.0.1:{internal['v4'].port}/internal"],
+        ),
+        content_type="application/rss+xml",
+    )
     summary, articles = ingest([src("remote", remote.url_for("/feed"))], private_network_allowlist=ALLOW)
     texts = {a["title"]: a["text"] for a in articles}
     assert "Chengdu welcomes a new BYD plant." in texts["Entry 0"]  # 127.0.0.2 is allowed: page fetched
@@ -158,8 +171,9 @@ def test_the_allowlist_lets_exactly_its_cidrs_through(remote, internal, ingest, 
 
 
 def test_a_feed_on_a_private_address_is_a_clear_error_without_an_allowlist(remote, ingest):
-    remote.expect_request("/feed").respond_with_data(rss("http://x", ["http://example.com/a"]),
-                                                     content_type="application/rss+xml")
+    remote.expect_request("/feed").respond_with_data(
+        rss("http://x", ["http://example.com/a"]), content_type="application/rss+xml"
+    )
     summary, articles = ingest([src("intranet", remote.url_for("/feed"))], private_network_allowlist=[])
     assert articles == [] and remote.log == []
     [(name, message)] = summary.errors
@@ -208,23 +222,39 @@ def test_rebinding_cannot_slip_a_second_lookup_between_check_and_connect(setting
 
 
 def test_a_mixed_answer_connects_only_to_its_public_addresses():
-    guard = AddressGuard(resolver=lambda host, port: ["93.184.215.14", "10.0.0.7", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"])
+    guard = AddressGuard(
+        resolver=lambda host, port: ["93.184.215.14", "10.0.0.7", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]
+    )
     assert guard.vet("mixed.example", 80) == ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]
     with pytest.raises(Blocked, match="resolves to a private address 10.0.0.7"):
         AddressGuard(resolver=lambda host, port: ["10.0.0.7", "192.168.1.1"]).vet("inside.example", 80)
 
 
-@pytest.mark.parametrize("address, kind", [
-    ("127.0.0.1", "a loopback address"), ("::1", "a loopback address"),
-    ("10.1.2.3", "a private address"), ("172.16.0.1", "a private address"), ("192.168.0.1", "a private address"),
-    ("169.254.169.254", "a link-local address"), ("fe80::1", "a link-local address"),
-    ("100.64.0.1", "a shared (carrier-grade NAT) address"), ("224.0.0.251", "a multicast address"),
-    ("ff02::1", "a multicast address"), ("0.0.0.0", "an unspecified address"), ("::", "an unspecified address"),
-    ("fd12:3456::1", "a private address"), ("::ffff:10.0.0.1", "a private address"),
-    ("::ffff:169.254.169.254", "a link-local address"), ("::127.0.0.1", "a loopback address"),
-    ("64:ff9b::7f00:1", "a loopback address"), ("2002:a00:1::", "a private address"),
-    ("192.0.2.10", "a private address"), ("240.0.0.1", "a private address"),
-])
+@pytest.mark.parametrize(
+    "address, kind",
+    [
+        ("127.0.0.1", "a loopback address"),
+        ("::1", "a loopback address"),
+        ("10.1.2.3", "a private address"),
+        ("172.16.0.1", "a private address"),
+        ("192.168.0.1", "a private address"),
+        ("169.254.169.254", "a link-local address"),
+        ("fe80::1", "a link-local address"),
+        ("100.64.0.1", "a shared (carrier-grade NAT) address"),
+        ("224.0.0.251", "a multicast address"),
+        ("ff02::1", "a multicast address"),
+        ("0.0.0.0", "an unspecified address"),
+        ("::", "an unspecified address"),
+        ("fd12:3456::1", "a private address"),
+        ("::ffff:10.0.0.1", "a private address"),
+        ("::ffff:169.254.169.254", "a link-local address"),
+        ("::127.0.0.1", "a loopback address"),
+        ("64:ff9b::7f00:1", "a loopback address"),
+        ("2002:a00:1::", "a private address"),
+        ("192.0.2.10", "a private address"),
+        ("240.0.0.1", "a private address"),
+    ],
+)
 def test_addresses_that_are_not_public_are_refused(address, kind):
     assert non_public(ipaddress.ip_address(address)) == kind
 
@@ -237,13 +267,22 @@ def test_public_addresses_pass(address):
 def test_a_file_feed_reads_only_inside_its_folder(tmp_path, ingest):
     feeds = tmp_path / "corpus" / "feeds"
     (feeds / "pages").mkdir(parents=True)
-    body = "<html><body><article><p>" + "Shenzhen's drone makers expand overseas. " * 20 + "</p></article></body></html>"
+    body = (
+        "<html><body><article><p>" + "Shenzhen's drone makers expand overseas. " * 20 + "</p></article></body></html>"
+    )
     (feeds / "pages" / "inside.html").write_text(body)
     for n in range(4):
-        (tmp_path / "corpus" / f"outside{n}.html").write_text(f"<html><body><p>{FILE_SECRET} " + "z " * 200 + "</p></body></html>")
+        (tmp_path / "corpus" / f"outside{n}.html").write_text(
+            f"<html><body><p>{FILE_SECRET} " + "z " * 200 + "</p></body></html>"
+        )
     (feeds / "pages" / "link.html").symlink_to(tmp_path / "corpus" / "outside0.html")
-    links = ["pages/inside.html", "pages/link.html", "../outside1.html", (tmp_path / "corpus" / "outside2.html").as_uri(),
-             "pages/../../outside3.html"]
+    links = [
+        "pages/inside.html",
+        "pages/link.html",
+        "../outside1.html",
+        (tmp_path / "corpus" / "outside2.html").as_uri(),
+        "pages/../../outside3.html",
+    ]
     (feeds / "local.rss").write_text(rss(feeds.as_uri(), links))
     summary, articles = ingest([src("local", (feeds / "local.rss").as_uri())])
     by_title = {a["title"]: a for a in articles}
@@ -255,13 +294,19 @@ def test_a_file_feed_reads_only_inside_its_folder(tmp_path, ingest):
 
 def test_the_allowlist_comes_from_the_environment():
     env = {**os.environ, "SINOSCOPE_INGEST__PRIVATE_NETWORK_ALLOWLIST": '["127.0.0.2/32", "10.20.0.0/16"]'}
-    code = ("from sinoscope.settings import load_settings; "
-            "print([str(n) for n in load_settings().ingest.private_network_allowlist])")
+    code = (
+        "from sinoscope.core.settings import load_settings; "
+        "print([str(n) for n in load_settings().ingest.private_network_allowlist])"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['127.0.0.2/32', '10.20.0.0/16']"
     assert load_settings().ingest.private_network_allowlist == []  # default: nothing private is fetched
-    bad = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**env, "SINOSCOPE_INGEST__PRIVATE_NETWORK_ALLOWLIST": '["10.0.0.1/8"]'})
+    bad = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**env, "SINOSCOPE_INGEST__PRIVATE_NETWORK_ALLOWLIST": '["10.0.0.1/8"]'},
+    )
     assert bad.returncode != 0 and "not a valid IPv4 or IPv6 network" in bad.stderr
 
 

@@ -8,27 +8,34 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from alerting import Receiver
 from conftest import SERVER_ALLOWLIST
 from planted import write_corpus
+
 from sinks.alerts.webhook import SIGNATURE_HEADER, verify
 
 SINOSCOPE = str(Path(sys.executable).parent / "sinoscope")
 SECRET = "flow-test-secret"
 # credentials a user keeps in the environment: none may reach output, logs, status or Prefect's database
-SECRET_ENV = {"SINOSCOPE_SINK__ES_PASSWORD": "es-password-7d1c", "PREFECT_API_AUTH_STRING": "admin:prefect-pass-4b2e",
-              "SINOSCOPE_SINK__ES_URL": "http://elastic:url-password-9a8e@localhost:9200"}
+SECRET_ENV = {
+    "SINOSCOPE_SINK__ES_PASSWORD": "es-password-7d1c",
+    "PREFECT_API_AUTH_STRING": "admin:prefect-pass-4b2e",
+    "SINOSCOPE_SINK__ES_URL": "http://elastic:url-password-9a8e@localhost:9200",
+}
 
 
 def cli(*args, data: Path, env=None):
-    proc = subprocess.run([SINOSCOPE, "--data-dir", str(data), *args], capture_output=True, text=True, timeout=400,
-                          env={**os.environ, "COLUMNS": "200", "SINOSCOPE_WEBHOOK_SECRET": SECRET, **SECRET_ENV,
-                               **(env or {})})
+    proc = subprocess.run(
+        [SINOSCOPE, "--data-dir", str(data), *args],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env={**os.environ, "COLUMNS": "200", "SINOSCOPE_WEBHOOK_SECRET": SECRET, **SECRET_ENV, **(env or {})},
+    )
     assert proc.returncode == 0, f"sinoscope {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc
 
@@ -51,7 +58,7 @@ def prefect_home(tmp_path_factory):
 
 @pytest.mark.slow
 def test_run_once_replays_a_planted_drop_into_exactly_one_signed_webhook(tmp_path, httpserver):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     sources = write_corpus(tmp_path / "corpus", now)
     rx = Receiver(httpserver)
     data = tmp_path / "data"
@@ -71,13 +78,13 @@ def test_run_once_replays_a_planted_drop_into_exactly_one_signed_webhook(tmp_pat
     assert all(s["url"].startswith("https://planted.example/") for s in body["stories"])
 
     listed = json.loads(cli("alerts", "list", "--json", data=data).stdout)["alerts"]
-    assert [(a["id"], a["entity_id"], a["kind"], a["delivered"]) for a in listed] == \
-        [(body["id"], "city:chengdu", "sentiment_drop", True)]
+    assert [(a["id"], a["entity_id"], a["kind"], a["delivered"]) for a in listed] == [
+        (body["id"], "city:chengdu", "sentiment_drop", True)
+    ]
     assert {"id", "entity_id", "name", "kind", "fired_at", "delivered"} <= set(listed[0])
 
     # the next pass sees the same swing: no second alert, no second webhook
-    again = json.loads(cli("run", "--once", "--json", "--sources", str(sources), "--webhook", rx.url,
-                           data=data).stdout)
+    again = json.loads(cli("run", "--once", "--json", "--sources", str(sources), "--webhook", rx.url, data=data).stdout)
     assert again["alerts"]["fired"] == [] and len(rx.requests) == 1
     assert (data / "prefect").is_dir()  # Prefect's ephemeral state stays in the data directory
     # the webhook URL (a credential for Slack) is not stored by Prefect as a flow parameter, and no
@@ -85,8 +92,10 @@ def test_run_once_replays_a_planted_drop_into_exactly_one_signed_webhook(tmp_pat
     stored = b"".join(p.read_bytes() for p in (data / "prefect").rglob("*") if p.is_file())
     secrets = [rx.url, SECRET, "es-password-7d1c", "prefect-pass-4b2e", "url-password-9a8e"]
     assert not [s for s in secrets if s.encode() in stored]
-    shown = [first.stdout + first.stderr] + [(lambda p: p.stdout + p.stderr)(cli(*args, data=data))
-                                             for args in (["status"], ["status", "--json"], ["alerts", "list"])]
+    shown = [first.stdout + first.stderr] + [
+        (lambda p: p.stdout + p.stderr)(cli(*args, data=data))
+        for args in (["status"], ["status", "--json"], ["alerts", "list"])
+    ]
     assert not [s for s in secrets if any(s in text for text in shown)]
 
 
@@ -110,10 +119,18 @@ def test_ingest_flow_tasks_retry_a_5xx_and_hold_a_per_host_limit(prefect_home, t
     (tmp_path / "sources.yaml").write_text(
         "sources:\n"
         f"- {{name: flaky, url: '{httpserver.url_for('/flaky.rss')}', outlet: Flaky, country: GB, language: en}}\n"
-        f"- {{name: gone, url: '{httpserver.url_for('/gone.rss')}', outlet: Gone, country: GB, language: en}}\n")
-    overrides = {"data_dir": str(tmp_path / "data"),
-                 "ingest": {"task_retry_delays_s": [0.1, 0.1], "per_host_interval_s": 0, "fetch_full_text": False,
-                            "per_host_concurrency": 1, "private_network_allowlist": SERVER_ALLOWLIST}}
+        f"- {{name: gone, url: '{httpserver.url_for('/gone.rss')}', outlet: Gone, country: GB, language: en}}\n"
+    )
+    overrides = {
+        "data_dir": str(tmp_path / "data"),
+        "ingest": {
+            "task_retry_delays_s": [0.1, 0.1],
+            "per_host_interval_s": 0,
+            "fetch_full_text": False,
+            "per_host_concurrency": 1,
+            "private_network_allowlist": SERVER_ALLOWLIST,
+        },
+    }
     out = ingest_flow(None, overrides, str(tmp_path / "sources.yaml"))
     assert calls["n"] == 2  # the 503 was retried by Prefect, and the retry got the feed
     assert out["new_articles"] > 0 and out["polled"] == 2
@@ -127,25 +144,35 @@ def test_ingest_flow_tasks_retry_a_5xx_and_hold_a_per_host_limit(prefect_home, t
 @pytest.mark.slow
 def test_maintenance_flow_reports_unhealthy_sources_and_prunes_the_store(prefect_home, tmp_path, httpserver):
     from alerting import enriched, store
+
     from flows.ingest import ingest_flow
     from flows.maintenance import maintenance_flow
-    from sinks.store import EmbeddedStore
-    from sinoscope.settings import load_settings
+    from sinks.duckdb.store import DuckDBStore
+    from sinoscope.core.settings import load_settings
 
     httpserver.expect_request("/gone.rss").respond_with_data("", status=410)
     (tmp_path / "sources.yaml").write_text(
-        f"sources:\n- {{name: gone, url: '{httpserver.url_for('/gone.rss')}', outlet: Gone, country: GB, language: en}}\n")
-    overrides = {"data_dir": str(tmp_path / "data"), "sink": {"retention_days": 30},
-                 "ingest": {"private_network_allowlist": SERVER_ALLOWLIST}}
+        f"sources:\n- {{name: gone, url: '{httpserver.url_for('/gone.rss')}', outlet: Gone, country: GB, language: en}}\n"
+    )
+    overrides = {
+        "data_dir": str(tmp_path / "data"),
+        "sink": {"retention_days": 30},
+        "ingest": {"private_network_allowlist": SERVER_ALLOWLIST},
+    }
     ingest_flow(None, overrides, str(tmp_path / "sources.yaml"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     settings = load_settings(data_dir=tmp_path / "data")
-    store(settings, [enriched("old", now - timedelta(days=90), [("city:chengdu", 0.1)]),
-                     enriched("new", now - timedelta(days=2), [("city:chengdu", 0.1)])])
+    store(
+        settings,
+        [
+            enriched("old", now - timedelta(days=90), [("city:chengdu", 0.1)]),
+            enriched("new", now - timedelta(days=2), [("city:chengdu", 0.1)]),
+        ],
+    )
     out = maintenance_flow(None, overrides)
     assert out["health"]["unhealthy"][0]["name"] == "gone" and out["health"]["unhealthy"][0]["status"] == "retired"
     assert out["retention"]["store_pruned"] == {"articles": 1, "mentions": 1}
-    st = EmbeddedStore(settings.path("store.duckdb"), read_only=True)
+    st = DuckDBStore(settings.path("store.duckdb"), read_only=True)
     assert st.counts() == {"articles": 1, "mentions": 1}
     st.close()
 
@@ -154,8 +181,13 @@ def test_serve_builds_scheduled_deployments(prefect_home):
     from flows.serve import deployments
 
     deps = {d.name: d for d in deployments(None, {"data_dir": "/tmp/x"})}
-    assert set(deps) == {"sinoscope-ingest", "sinoscope-alerts", "sinoscope-maintenance", "sinoscope-enrich",
-                         "sinoscope-sink"}
+    assert set(deps) == {
+        "sinoscope-ingest",
+        "sinoscope-alerts",
+        "sinoscope-maintenance",
+        "sinoscope-enrich",
+        "sinoscope-sink",
+    }
     alerts = deps["sinoscope-alerts"]
     assert "webhooks" not in alerts.parameters  # webhook URLs (credentials) reach flows through the environment
     assert alerts.schedules[0].schedule.interval == timedelta(minutes=5)
@@ -181,10 +213,21 @@ def test_ephemeral_mode_reclaims_a_slot_left_by_a_crashed_run(prefect_home, tmp_
         client.increment_concurrency_slots_with_lease([name], 1, "concurrency", lease_duration=300)  # never released
         assert client.read_global_concurrency_limit_by_name(name).active_slots == 1
     (tmp_path / "sources.yaml").write_text(
-        f"sources:\n- {{name: f, url: '{httpserver.url_for('/feed.rss')}', outlet: F, country: GB, language: en}}\n")
-    out = ingest_flow(None, {"data_dir": str(tmp_path / "data"), "ingest": {
-        "per_host_concurrency": 1, "task_timeout_s": 20, "fetch_full_text": False,
-        "private_network_allowlist": SERVER_ALLOWLIST}}, str(tmp_path / "sources.yaml"))
+        f"sources:\n- {{name: f, url: '{httpserver.url_for('/feed.rss')}', outlet: F, country: GB, language: en}}\n"
+    )
+    out = ingest_flow(
+        None,
+        {
+            "data_dir": str(tmp_path / "data"),
+            "ingest": {
+                "per_host_concurrency": 1,
+                "task_timeout_s": 20,
+                "fetch_full_text": False,
+                "private_network_allowlist": SERVER_ALLOWLIST,
+            },
+        },
+        str(tmp_path / "sources.yaml"),
+    )
     assert out["errors"] == [] and out["new_articles"] > 0
     with get_client(sync_client=True) as client:
         assert client.read_global_concurrency_limit_by_name(name).active_slots == 0
@@ -216,13 +259,23 @@ def test_on_a_prefect_server_a_dead_holders_slot_is_released_when_its_lease_expi
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     api = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "server"), "PREFECT_API_URL": api,
-           "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2", "PREFECT_UI_ENABLED": "false",
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "server"),
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2",
+        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
     (tmp_path / "server").mkdir()
     prefect = str(Path(sys.executable).parent / "prefect")
-    server = subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     holder = None
     try:
         deadline = time.time() + 90
@@ -234,8 +287,9 @@ def test_on_a_prefect_server_a_dead_holders_slot_is_released_when_its_lease_expi
                 pass
             assert time.time() < deadline, "prefect server did not start"
             time.sleep(0.5)
-        holder = subprocess.Popen([sys.executable, "-c", SERVER_HOLDER, "ingest-host-example-org"], env=env,
-                                  stdout=subprocess.PIPE, text=True)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", SERVER_HOLDER, "ingest-host-example-org"], env=env, stdout=subprocess.PIPE, text=True
+        )
         assert holder.stdout.readline().strip() == "held"
         holder.kill()  # SIGKILL: no release, no lease renewal
         holder.wait()
@@ -272,15 +326,36 @@ def test_serve_runs_the_scheduled_deployments_on_a_local_prefect_server(tmp_path
     data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update({"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1", "COLUMNS": "200"})
-    proc = subprocess.Popen([SINOSCOPE, "--data-dir", str(data), "serve", "--ingest-every", "5", "--alerts-every", "5",
-                             "--no-workers", "--prefect-port", str(port)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            SINOSCOPE,
+            "--data-dir",
+            str(data),
+            "serve",
+            "--ingest-every",
+            "5",
+            "--alerts-every",
+            "5",
+            "--no-workers",
+            "--prefect-port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline, status = time.time() + 150, {}
         while time.time() < deadline:
             time.sleep(3)
-            out = subprocess.run([SINOSCOPE, "--data-dir", str(data), "status", "--json"], capture_output=True,
-                                 text=True, env=env, timeout=60)
+            out = subprocess.run(
+                [SINOSCOPE, "--data-dir", str(data), "status", "--json"],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+            )
             if out.returncode == 0:
                 status = json.loads(out.stdout)
                 if status["sources"].get("ok") == 13 and (data / "alerts.sqlite").exists():
@@ -327,10 +402,13 @@ def test_local_server_does_not_outlive_a_killed_serve(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    code = ("import sys, time\nfrom flows.local_server import LocalServer\n"
-            f"with LocalServer({str(tmp_path)!r}, {port}):\n    print('up', flush=True)\n    time.sleep(600)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[1])
+    code = (
+        "import sys, time\nfrom flows.local_server import LocalServer\n"
+        f"with LocalServer({str(tmp_path)!r}, {port}):\n    print('up', flush=True)\n    time.sleep(600)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1]
+    )
     try:
         assert proc.stdout.readline().strip() == "up"
     finally:

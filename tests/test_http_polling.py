@@ -6,13 +6,13 @@ and no lost or duplicated article."""
 from __future__ import annotations
 
 import time
-from email.utils import format_datetime
 from datetime import timedelta
+from email.utils import format_datetime
 
 import pytest
+from conftest import src
 from werkzeug import Response
 
-from conftest import src
 from ingest.http import HostThrottle
 from ingest.state import IngestState
 
@@ -23,12 +23,23 @@ def rss(items: list[tuple[str, str]], base: str, full: bool = True) -> str:
     """items: (slug, title). With full=False entries carry only a one-line description."""
     body = []
     for slug, title in items:
-        content = (f"<content:encoded><![CDATA[<p>{title}. " + "This paragraph is the article body. " * 8
-                   + "</p>]]></content:encoded>") if full else ""
-        body.append(f"<item><title>{title}</title><link>{base}/a/{slug}</link><guid>{slug}</guid>"
-                    f"<pubDate>Mon, 09 Nov 2026 10:00:00 GMT</pubDate><description>{title}.</description>{content}</item>")
-    return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
-            f'<channel><title>T</title><link>{base}</link><description>d</description>{"".join(body)}</channel></rss>')
+        content = (
+            (
+                f"<content:encoded><![CDATA[<p>{title}. "
+                + "This paragraph is the article body. " * 8
+                + "</p>]]></content:encoded>"
+            )
+            if full
+            else ""
+        )
+        body.append(
+            f"<item><title>{title}</title><link>{base}/a/{slug}</link><guid>{slug}</guid>"
+            f"<pubDate>Mon, 09 Nov 2026 10:00:00 GMT</pubDate><description>{title}.</description>{content}</item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        f"<channel><title>T</title><link>{base}</link><description>d</description>{''.join(body)}</channel></rss>"
+    )
 
 
 def state_of(settings, name):
@@ -53,8 +64,11 @@ def test_conditional_get_persists_validators_between_runs(httpserver, ingest, se
         seen_headers.append(dict(request.headers))
         if request.headers.get("If-None-Match") == '"v1"':
             return Response(status=304)
-        return Response(rss([("1", "BYD news"), ("2", "Huawei news")], base), content_type="application/rss+xml",
-                        headers={"ETag": '"v1"', "Last-Modified": "Mon, 09 Nov 2026 10:00:00 GMT"})
+        return Response(
+            rss([("1", "BYD news"), ("2", "Huawei news")], base),
+            content_type="application/rss+xml",
+            headers={"ETag": '"v1"', "Last-Modified": "Mon, 09 Nov 2026 10:00:00 GMT"},
+        )
 
     httpserver.expect_request("/feed").respond_with_handler(handler)
     s1, a1 = ingest([src("f", httpserver.url_for("/feed"))])
@@ -97,7 +111,8 @@ def test_same_etag_with_changed_content(httpserver, ingest):
     base = httpserver.url_for("").rstrip("/")
     items = [("1", "First story")]
     httpserver.expect_request("/feed").respond_with_handler(
-        lambda r: Response(rss(items, base), content_type="application/rss+xml", headers={"ETag": '"same"'}))
+        lambda r: Response(rss(items, base), content_type="application/rss+xml", headers={"ETag": '"same"'})
+    )
     feed = [src("f", httpserver.url_for("/feed"))]
     ingest(feed)
     items.append(("2", "Second story"))
@@ -202,13 +217,20 @@ def test_slow_and_trickling_responses_time_out_without_blocking_other_sources(ht
             for _ in range(12):
                 time.sleep(0.25)  # each read is quick, the whole never ends in time
                 yield b" "
+
         return Response(gen(), content_type="application/rss+xml")
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
     httpserver.expect_request("/trickle").respond_with_handler(trickle)
     httpserver.expect_request("/ok").respond_with_data(rss([("ok", "Fine")], base), content_type="application/rss+xml")
-    summary, articles = ingest([src("slow", httpserver.url_for("/slow")), src("ok", httpserver.url_for("/ok")),
-                                src("trickle", httpserver.url_for("/trickle"))], deadline_s=1.5)
+    summary, articles = ingest(
+        [
+            src("slow", httpserver.url_for("/slow")),
+            src("ok", httpserver.url_for("/ok")),
+            src("trickle", httpserver.url_for("/trickle")),
+        ],
+        deadline_s=1.5,
+    )
     errors = dict(summary.errors)
     assert "timed out" in errors["slow"]
     assert "no complete response within" in errors["trickle"]
@@ -220,8 +242,10 @@ def test_oversize_body_is_refused(httpserver, ingest, chunked):
     big = rss([(str(i), f"Story {i}") for i in range(200)], "http://x")
     if chunked:
         httpserver.expect_request("/big").respond_with_handler(
-            lambda r: Response((big[i:i + 1000].encode() for i in range(0, len(big), 1000)),
-                               content_type="application/rss+xml"))
+            lambda r: Response(
+                (big[i : i + 1000].encode() for i in range(0, len(big), 1000)), content_type="application/rss+xml"
+            )
+        )
     else:
         httpserver.expect_request("/big").respond_with_data(big, content_type="application/rss+xml")
     summary, articles = ingest([src("big", httpserver.url_for("/big"))], max_feed_bytes=20_000)
@@ -231,7 +255,8 @@ def test_oversize_body_is_refused(httpserver, ingest, chunked):
 
 def test_redirect_loop_is_an_error(httpserver, ingest):
     httpserver.expect_request("/loop").respond_with_handler(
-        lambda r: Response(status=302, headers={"Location": httpserver.url_for("/loop")}))
+        lambda r: Response(status=302, headers={"Location": httpserver.url_for("/loop")})
+    )
     summary, _ = ingest([src("loop", httpserver.url_for("/loop"))])
     assert "more than 5 redirects" in summary.errors[0][1]
 
@@ -239,7 +264,8 @@ def test_redirect_loop_is_an_error(httpserver, ingest):
 def test_permanent_redirect_is_followed_and_reported(httpserver, ingest, settings):
     base = httpserver.url_for("").rstrip("/")
     httpserver.expect_request("/old").respond_with_handler(
-        lambda r: Response(status=301, headers={"Location": httpserver.url_for("/new")}))
+        lambda r: Response(status=301, headers={"Location": httpserver.url_for("/new")})
+    )
     httpserver.expect_request("/new").respond_with_data(rss([("1", "Moved")], base), content_type="application/rss+xml")
     summary, articles = ingest([src("mover", httpserver.url_for("/old"))])
     assert [a["title"] for a in articles] == ["Moved"]
@@ -250,24 +276,42 @@ def test_permanent_redirect_is_followed_and_reported(httpserver, ingest, setting
     assert [str(r.path) for r, _ in httpserver.log[n:]] == ["/new"]
 
 
-GBK_PAGE = ("<html><head><meta charset='utf-8'><title>重庆</title></head><body><nav>首页 | 新闻</nav>"
-            "<article><h1>重庆夜景吸引外国游客</h1><p>重庆以其壮观的夜景和麻辣火锅闻名，越来越多的外国游客来到这座山城。"
-            "游客们称赞洪崖洞和长江索道，认为重庆是中国最有魅力的城市之一。</p><p>当地旅游部门表示，今年入境游客人数创下历史新高，"
-            "免签政策和便利的支付方式起到了重要作用。</p></article><footer>版权所有</footer></body></html>")
-EN_PAGE = ("<html><head><title>Changan</title></head><body><nav>Home | World | Business</nav><article>"
-           "<h1>Changan opens Thai factory</h1>" + "<p>Changan Automobile opened its first South-East Asian factory in Rayong, "
-           "Thailand, on Monday, and the Chongqing-based carmaker said it would export to Australia.</p>" * 3
-           + "</article><footer>Cookie policy | Contact</footer></body></html>")
+GBK_PAGE = (
+    "<html><head><meta charset='utf-8'><title>重庆</title></head><body><nav>首页 | 新闻</nav>"
+    "<article><h1>重庆夜景吸引外国游客</h1><p>重庆以其壮观的夜景和麻辣火锅闻名，越来越多的外国游客来到这座山城。"
+    "游客们称赞洪崖洞和长江索道，认为重庆是中国最有魅力的城市之一。</p><p>当地旅游部门表示，今年入境游客人数创下历史新高，"
+    "免签政策和便利的支付方式起到了重要作用。</p></article><footer>版权所有</footer></body></html>"
+)
+EN_PAGE = (
+    "<html><head><title>Changan</title></head><body><nav>Home | World | Business</nav><article>"
+    "<h1>Changan opens Thai factory</h1>"
+    + "<p>Changan Automobile opened its first South-East Asian factory in Rayong, "
+    "Thailand, on Monday, and the Chongqing-based carmaker said it would export to Australia.</p>"
+    * 3
+    + "</article><footer>Cookie policy | Contact</footer></body></html>"
+)
 
 
 def test_summary_only_feed_gets_page_text_and_failed_pages_keep_the_summary(httpserver, ingest):
     base = httpserver.url_for("").rstrip("/")
     httpserver.expect_request("/feed").respond_with_data(
-        rss([("en", "Changan opens Thai factory"), ("gbk", "Chongqing night views"), ("err", "Broken page"),
-             ("huge", "Huge page")], base, full=False), content_type="application/rss+xml")
+        rss(
+            [
+                ("en", "Changan opens Thai factory"),
+                ("gbk", "Chongqing night views"),
+                ("err", "Broken page"),
+                ("huge", "Huge page"),
+            ],
+            base,
+            full=False,
+        ),
+        content_type="application/rss+xml",
+    )
     httpserver.expect_request("/a/en").respond_with_data(EN_PAGE, content_type="text/html")
     # declared UTF-8 (header and meta) but the bytes are GBK
-    httpserver.expect_request("/a/gbk").respond_with_data(GBK_PAGE.encode("gbk"), content_type="text/html; charset=utf-8")
+    httpserver.expect_request("/a/gbk").respond_with_data(
+        GBK_PAGE.encode("gbk"), content_type="text/html; charset=utf-8"
+    )
     httpserver.expect_request("/a/err").respond_with_data("oops", status=500)
     httpserver.expect_request("/a/huge").respond_with_data("<p>x</p>" * 100_000, content_type="text/html")
     summary, articles = ingest([src("summaries", httpserver.url_for("/feed"))], max_page_bytes=200_000)

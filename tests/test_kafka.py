@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC
 
 import pytest
 
-from sinoscope.bus import open_bus
-from sinoscope.stage import BatchResult, Stage
+from sinoscope.core.bus import open_bus
+from sinoscope.core.stage import BatchResult, Stage
 
 pytestmark = pytest.mark.integration
 
@@ -98,8 +99,9 @@ def test_two_workers_in_one_group_share_the_partitions(kafka_settings):
 def test_a_stage_slower_than_the_poll_interval_keeps_its_partitions(kafka_settings):
     """max.poll.interval is 4 s; each batch takes 6 s. Without keepalive the broker would evict
     the worker and the batch would be replayed; here every input yields exactly one output."""
-    settings = kafka_settings.model_copy(update={"bus": kafka_settings.bus.model_copy(
-        update={"max_poll_interval_ms": 4000})})
+    settings = kafka_settings.model_copy(
+        update={"bus": kafka_settings.bus.model_copy(update={"max_poll_interval_ms": 4000})}
+    )
     bus = open_bus(settings)
     topics = settings.bus.topics
     for i in range(6):
@@ -112,8 +114,15 @@ def test_a_stage_slower_than_the_poll_interval_keeps_its_partitions(kafka_settin
         time.sleep(6)
         return BatchResult(outputs=[(topics.enriched, r.key, r.value) for r in records])
 
-    stage = Stage(bus, name="slow", group="g-slow", topic=topics.articles, dead_letter_topic=topics.dead_letter,
-                  process=slow, batch_size=3)
+    stage = Stage(
+        bus,
+        name="slow",
+        group="g-slow",
+        topic=topics.articles,
+        dead_letter_topic=topics.dead_letter,
+        process=slow,
+        batch_size=3,
+    )
     stats = stage.run(until_idle=True, poll_timeout_s=1.0)
     out = bus.read(topics.enriched)
     assert sorted(r.key for r in out) == [f"a{i}" for i in range(6)], "a batch was replayed or lost"
@@ -122,26 +131,42 @@ def test_a_stage_slower_than_the_poll_interval_keeps_its_partitions(kafka_settin
 
 
 def test_enrich_stage_over_kafka_dead_letters_poison(kafka_settings):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from nlp.stage import enrich_stage
     from nlp.tagger import Tagger
-    from sinoscope.schemas import Article, article_id_for
+    from sinoscope.core.schemas import Article, article_id_for
 
     bus = open_bus(kafka_settings)
     topics = kafka_settings.bus.topics
-    now = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 20, tzinfo=UTC)
     for i, title in enumerate(["BYD opens a plant in Hungary", "Chengdu pandas draw tourists"]):
         url = f"https://k.example.com/{i}"
-        a = Article(id=article_id_for(url), url=url, original_url=url, source="t", outlet="T", country="GB",
-                    language="en", title=title, text=title + ".", published=now, fetched=now)
+        a = Article(
+            id=article_id_for(url),
+            url=url,
+            original_url=url,
+            source="t",
+            outlet="T",
+            country="GB",
+            language="en",
+            title=title,
+            text=title + ".",
+            published=now,
+            fetched=now,
+        )
         bus.publish(topics.articles, a.id, a.to_json())
     bus.publish(topics.articles, "poison", b"\x00\x01 definitely not an article")
     bus.flush()
     stats = enrich_stage(bus, kafka_settings, Tagger(sentiment=False)).run(until_idle=True, poll_timeout_s=0.5)
     assert (stats.outputs, stats.dead_lettered) == (2, 1)
     enriched = [json.loads(r.value) for r in bus.read(topics.enriched)]
-    assert sorted(m["entity_id"] for e in enriched for m in e["mentions"]) == ["brand:byd", "brand:byd", "city:chengdu", "city:chengdu"]
+    assert sorted(m["entity_id"] for e in enriched for m in e["mentions"]) == [
+        "brand:byd",
+        "brand:byd",
+        "city:chengdu",
+        "city:chengdu",
+    ]
     dead = [json.loads(r.value) for r in bus.read(topics.dead_letter)]
     assert len(dead) == 1 and dead[0]["reason"].startswith("undecodable article") and dead[0]["key"] == "poison"
     bus.close()
@@ -155,11 +180,25 @@ def test_whole_pipeline_runs_through_kafka(kafka_settings, tmp_path):
     from pathlib import Path
 
     topics = kafka_settings.bus.topics
-    env = {**os.environ, "SINOSCOPE_BUS__TOPICS__ARTICLES": topics.articles,
-           "SINOSCOPE_BUS__TOPICS__ENRICHED": topics.enriched, "SINOSCOPE_BUS__TOPICS__DEAD_LETTER": topics.dead_letter,
-           "SINOSCOPE_BUS__SESSION_TIMEOUT_MS": "6000", "SINOSCOPE_BUS__HEARTBEAT_INTERVAL_MS": "500"}
-    cmd = [str(Path(sys.executable).parent / "sinoscope"), "--data-dir", str(tmp_path / "d"), "run", "--once",
-           "--bus", "kafka", "--bootstrap", kafka_settings.bus.bootstrap]
+    env = {
+        **os.environ,
+        "SINOSCOPE_BUS__TOPICS__ARTICLES": topics.articles,
+        "SINOSCOPE_BUS__TOPICS__ENRICHED": topics.enriched,
+        "SINOSCOPE_BUS__TOPICS__DEAD_LETTER": topics.dead_letter,
+        "SINOSCOPE_BUS__SESSION_TIMEOUT_MS": "6000",
+        "SINOSCOPE_BUS__HEARTBEAT_INTERVAL_MS": "500",
+    }
+    cmd = [
+        str(Path(sys.executable).parent / "sinoscope"),
+        "--data-dir",
+        str(tmp_path / "d"),
+        "run",
+        "--once",
+        "--bus",
+        "kafka",
+        "--bootstrap",
+        kafka_settings.bus.bootstrap,
+    ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "nlp: enriched 24 articles" in out.stdout
@@ -168,8 +207,13 @@ def test_whole_pipeline_runs_through_kafka(kafka_settings, tmp_path):
     assert len(enriched) == 24 and len({e["article"]["id"] for e in enriched}) == 24
     assert ("nlp-enrich", topics.articles) in bus.groups()
     bus.close()
-    st = subprocess.run([*cmd[:3], "--bus", "kafka", "--bootstrap", kafka_settings.bus.bootstrap, "status", "--json"],
-                        env=env, capture_output=True, text=True, timeout=120)
+    st = subprocess.run(
+        [*cmd[:3], "--bus", "kafka", "--bootstrap", kafka_settings.bus.bootstrap, "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert st.returncode == 0, st.stderr[-2000:]
     report = json.loads(st.stdout)
     row = next(t for t in report["topics"] if t["topic"] == topics.articles)
@@ -184,7 +228,8 @@ def test_broker_stopped_and_restarted_mid_run_makes_the_producer_retry_not_crash
     import threading
 
     from conftest import Broker
-    from sinoscope.bus.kafka import KafkaBus
+
+    from sinoscope.core.bus.kafka import KafkaBus
 
     broker = Broker(tmp_path / "broker.log")
     broker.start()
@@ -204,7 +249,7 @@ def test_broker_stopped_and_restarted_mid_run_makes_the_producer_retry_not_crash
             except Exception as exc:  # the assertion below reports it
                 outcome["error"] = exc
 
-        with caplog.at_level(logging.WARNING, logger="sinoscope.bus.kafka"):
+        with caplog.at_level(logging.WARNING, logger="sinoscope.core.bus.kafka"):
             t = threading.Thread(target=flush)
             t.start()
             time.sleep(3)
@@ -232,30 +277,55 @@ def test_worker_killed_mid_batch_is_replaced_and_every_article_is_enriched(kafka
     import signal
     import subprocess
     import sys
-    from datetime import datetime, timezone
+    from datetime import datetime
     from pathlib import Path
 
-    from sinoscope.schemas import Article, article_id_for
+    from sinoscope.core.schemas import Article, article_id_for
 
     topics = kafka_settings.bus.topics
     bus = open_bus(kafka_settings)
-    now = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 20, tzinfo=UTC)
     ids = []
     for i in range(N_KILL):
         url = f"https://kill.example.com/{i}"
-        a = Article(id=article_id_for(url), url=url, original_url=url, source="t", outlet="T", country="GB",
-                    language="en", title=f"Story {i}: BYD and Huawei in Shenzhen",
-                    text=" ".join(f"BYD sold {i * 20 + k} cars in Shenzhen, where Huawei hired {k} engineers."
-                                  for k in range(12)), published=now, fetched=now)
+        a = Article(
+            id=article_id_for(url),
+            url=url,
+            original_url=url,
+            source="t",
+            outlet="T",
+            country="GB",
+            language="en",
+            title=f"Story {i}: BYD and Huawei in Shenzhen",
+            text=" ".join(
+                f"BYD sold {i * 20 + k} cars in Shenzhen, where Huawei hired {k} engineers." for k in range(12)
+            ),
+            published=now,
+            fetched=now,
+        )
         ids.append(a.id)
         bus.publish(topics.articles, a.id, a.to_json())
     bus.flush()
-    env = {**os.environ, "SINOSCOPE_BUS__TOPICS__ARTICLES": topics.articles,
-           "SINOSCOPE_BUS__TOPICS__ENRICHED": topics.enriched, "SINOSCOPE_BUS__TOPICS__DEAD_LETTER": topics.dead_letter,
-           "SINOSCOPE_BUS__SESSION_TIMEOUT_MS": "6000", "SINOSCOPE_BUS__HEARTBEAT_INTERVAL_MS": "500",
-           "SINOSCOPE_NLP__BATCH_ARTICLES": "8"}
-    cmd = [str(Path(sys.executable).parent / "sinoscope"), "--data-dir", str(tmp_path / "d"), "nlp", "run",
-           "--bus", "kafka", "--bootstrap", kafka_settings.bus.bootstrap]
+    env = {
+        **os.environ,
+        "SINOSCOPE_BUS__TOPICS__ARTICLES": topics.articles,
+        "SINOSCOPE_BUS__TOPICS__ENRICHED": topics.enriched,
+        "SINOSCOPE_BUS__TOPICS__DEAD_LETTER": topics.dead_letter,
+        "SINOSCOPE_BUS__SESSION_TIMEOUT_MS": "6000",
+        "SINOSCOPE_BUS__HEARTBEAT_INTERVAL_MS": "500",
+        "SINOSCOPE_NLP__BATCH_ARTICLES": "8",
+    }
+    cmd = [
+        str(Path(sys.executable).parent / "sinoscope"),
+        "--data-dir",
+        str(tmp_path / "d"),
+        "nlp",
+        "run",
+        "--bus",
+        "kafka",
+        "--bootstrap",
+        kafka_settings.bus.bootstrap,
+    ]
     from kafka import KafkaConsumer, TopicPartition
 
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -264,8 +334,9 @@ def test_worker_killed_mid_batch_is_replaced_and_every_article_is_enriched(kafka
     while seen < 16 and time.monotonic() < deadline:  # kill as soon as two batches are out
         if not watcher.assignment():
             if topics.enriched in watcher.topics():  # topics() refreshes metadata
-                watcher.assign([TopicPartition(topics.enriched, p)
-                                for p in watcher.partitions_for_topic(topics.enriched)])
+                watcher.assign(
+                    [TopicPartition(topics.enriched, p) for p in watcher.partitions_for_topic(topics.enriched)]
+                )
                 watcher.seek_to_beginning()
             else:
                 time.sleep(0.1)

@@ -14,10 +14,9 @@ from pathlib import Path
 
 from werkzeug import Response
 
-from sinks.elastic import ARTICLE_MAPPING, MENTION_MAPPING
+from sinks.elastic.alerts import ALERT_MAPPING
+from sinks.elastic.store import ARTICLE_MAPPING, MENTION_MAPPING
 from sinks.kibana import load_objects
-
-from sinks.alerts.elastic import ALERT_MAPPING
 
 
 def _flat(props: dict, prefix: str = "") -> set[str]:
@@ -27,8 +26,11 @@ def _flat(props: dict, prefix: str = "") -> set[str]:
     return out
 
 
-FIELDS = {"sinoscope-mentions": set(MENTION_MAPPING["properties"]), "sinoscope-articles": set(ARTICLE_MAPPING["properties"]),
-          "sinoscope-alerts": _flat(ALERT_MAPPING["properties"])}
+FIELDS = {
+    "sinoscope-mentions": set(MENTION_MAPPING["properties"]),
+    "sinoscope-articles": set(ARTICLE_MAPPING["properties"]),
+    "sinoscope-alerts": _flat(ALERT_MAPPING["properties"]),
+}
 
 
 def test_saved_objects_reference_real_objects_and_mapped_fields():
@@ -64,13 +66,26 @@ def test_kibana_setup_imports_through_the_saved_objects_api(httpserver, tmp_path
         seen["overwrite"] = request.args.get("overwrite")
         body = request.files["file"].read().decode()
         seen["objects"] = [json.loads(x) for x in body.splitlines() if x.strip()]
-        return Response(json.dumps({"success": True, "successCount": len(seen["objects"])}),
-                        content_type="application/json")
+        return Response(
+            json.dumps({"success": True, "successCount": len(seen["objects"])}), content_type="application/json"
+        )
 
     httpserver.expect_request("/api/saved_objects/_import", method="POST").respond_with_handler(kibana)
-    out = subprocess.run([str(Path(sys.executable).parent / "sinoscope"), "--data-dir", str(tmp_path), "kibana",
-                          "setup", "--url", httpserver.url_for("/")], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "COLUMNS": "200"})
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "sinoscope"),
+            "--data-dir",
+            str(tmp_path),
+            "kibana",
+            "setup",
+            "--url",
+            httpserver.url_for("/"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert out.returncode == 0, out.stderr
     assert seen["xsrf"] and seen["overwrite"] == "true" and len(seen["objects"]) == len(load_objects())
     assert "imported 11 saved objects" in out.stdout
@@ -78,10 +93,26 @@ def test_kibana_setup_imports_through_the_saved_objects_api(httpserver, tmp_path
 
 def test_kibana_refusals_are_a_clear_error(httpserver, tmp_path):
     httpserver.expect_request("/api/saved_objects/_import", method="POST").respond_with_json(
-        {"success": False, "successCount": 8, "errors": [{"type": "dashboard", "id": "sinoscope-overview",
-                                                          "error": {"type": "missing_references"}}]})
-    out = subprocess.run([str(Path(sys.executable).parent / "sinoscope"), "--data-dir", str(tmp_path), "kibana",
-                          "setup", "--url", httpserver.url_for("/")], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "COLUMNS": "200"})
+        {
+            "success": False,
+            "successCount": 8,
+            "errors": [{"type": "dashboard", "id": "sinoscope-overview", "error": {"type": "missing_references"}}],
+        }
+    )
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "sinoscope"),
+            "--data-dir",
+            str(tmp_path),
+            "kibana",
+            "setup",
+            "--url",
+            httpserver.url_for("/"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert out.returncode == 1
     assert "refused some" in out.stderr and "sinoscope-overview" in out.stderr

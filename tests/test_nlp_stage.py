@@ -5,14 +5,14 @@ results are durable, and a replay produces no duplicate."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from nlp.stage import GROUP, enrich_stage
 from nlp.tagger import Tagger
-from sinoscope.bus.embedded import EmbeddedBus
-from sinoscope.schemas import Article, Enriched, article_id_for
+from sinoscope.core.bus.embedded import EmbeddedBus
+from sinoscope.core.schemas import Article, Enriched, article_id_for
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +22,29 @@ def tagger():
 
 def article(n: int, title: str, text: str) -> Article:
     url = f"https://news.example.com/{n}"
-    now = datetime(2026, 11, 20, tzinfo=timezone.utc)
-    return Article(id=article_id_for(url), url=url, original_url=url, source="test", outlet="Test", country="GB",
-                   language="en", title=title, text=text, published=now, fetched=now)
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    return Article(
+        id=article_id_for(url),
+        url=url,
+        original_url=url,
+        source="test",
+        outlet="Test",
+        country="GB",
+        language="en",
+        title=title,
+        text=text,
+        published=now,
+        fetched=now,
+    )
 
 
 def publish(bus, settings, items):
     for a in items:
-        bus.publish(settings.bus.topics.articles, a.id if isinstance(a, Article) else "poison",
-                    a.to_json() if isinstance(a, Article) else a)
+        bus.publish(
+            settings.bus.topics.articles,
+            a.id if isinstance(a, Article) else "poison",
+            a.to_json() if isinstance(a, Article) else a,
+        )
     bus.flush()
 
 
@@ -40,8 +54,10 @@ def read(bus, topic):
 
 def test_enriches_articles_and_dead_letters_poison(settings, tagger):
     bus = EmbeddedBus(settings.path("bus.sqlite"))
-    good = [article(1, "BYD overtakes Tesla in Europe", "BYD sold more cars than Tesla. Chengdu welcomed tourists."),
-            article(2, "Nothing about China here", "The weather in Paris was mild.")]
+    good = [
+        article(1, "BYD overtakes Tesla in Europe", "BYD sold more cars than Tesla. Chengdu welcomed tourists."),
+        article(2, "Nothing about China here", "The weather in Paris was mild."),
+    ]
     huge = article(3, "Huge", "Shenzhen " * 40_000)
     empty = article(4, "", "")
     publish(bus, settings, [good[0], b"\xff\xfe not json", empty, huge, good[1], b'{"schema": "article/1"}'])
@@ -50,11 +66,15 @@ def test_enriches_articles_and_dead_letters_poison(settings, tagger):
     assert stats.records == 6 and stats.outputs == 2 and stats.dead_lettered == 4
 
     enriched = [Enriched.model_validate(e) for e in read(bus, settings.bus.topics.enriched)]
-    assert [e.article.id for e in enriched] == [good[0].id, good[1].id] or \
-        sorted(e.article.id for e in enriched) == sorted(a.id for a in good)
+    assert [e.article.id for e in enriched] == [good[0].id, good[1].id] or sorted(
+        e.article.id for e in enriched
+    ) == sorted(a.id for a in good)
     byd = next(e for e in enriched if e.article.id == good[0].id)
     assert [(m.entity_id, m.field) for m in byd.mentions] == [
-        ("brand:byd", "title"), ("brand:byd", "text"), ("city:chengdu", "text")]
+        ("brand:byd", "title"),
+        ("brand:byd", "text"),
+        ("city:chengdu", "text"),
+    ]
     assert byd.mentions[2].sentence == "Chengdu welcomed tourists."
     assert len({m.id for m in byd.mentions}) == 3 and all(m.id.startswith(good[0].id) for m in byd.mentions)
     assert byd.language == "en"
@@ -118,13 +138,24 @@ def test_sigterm_finishes_the_batch_in_hand_and_commits(settings, tmp_path):
     from pathlib import Path
 
     bus = EmbeddedBus(settings.path("bus.sqlite"))
-    items = [article(i, f"Story {i}", " ".join(f"BYD sold {i * 20 + k} cars in Shenzhen, where Huawei hired {k}."
-                                                for k in range(12))) for i in range(400)]
+    items = [
+        article(
+            i,
+            f"Story {i}",
+            " ".join(f"BYD sold {i * 20 + k} cars in Shenzhen, where Huawei hired {k}." for k in range(12)),
+        )
+        for i in range(400)
+    ]
     publish(bus, settings, items)
     bus.close()
     env = {**os.environ, "SINOSCOPE_DATA_DIR": str(settings.data_dir), "SINOSCOPE_NLP__BATCH_ARTICLES": "16"}
-    worker = subprocess.Popen([str(Path(sys.executable).parent / "sinoscope"), "nlp", "run"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "sinoscope"), "nlp", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         b = EmbeddedBus(settings.path("bus.sqlite"))

@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,8 +22,13 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
 def cli(data: Path, *args) -> str:
-    proc = subprocess.run([SINOSCOPE, "--data-dir", str(data), *args], capture_output=True, text=True, timeout=400,
-                          env={**os.environ, "COLUMNS": "200"})
+    proc = subprocess.run(
+        [SINOSCOPE, "--data-dir", str(data), *args],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert proc.returncode == 0, f"sinoscope {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 
@@ -54,8 +59,11 @@ def test_the_report_is_one_offline_file_with_every_part(report):
 
         def handle_starttag(self, tag, attrs):
             a = dict(attrs)
-            if (tag == "script" and a.get("src")) or (tag == "link" and a.get("href")) or \
-                    (tag in ("img", "iframe") and (a.get("src") or "").startswith("http")):
+            if (
+                (tag == "script" and a.get("src"))
+                or (tag == "link" and a.get("href"))
+                or (tag in ("img", "iframe") and (a.get("src") or "").startswith("http"))
+            ):
                 self.found.append((tag, a))
 
     parser = External()
@@ -65,8 +73,14 @@ def test_the_report_is_one_offline_file_with_every_part(report):
     assert html.count('class="js-plotly-plot"') == 0  # divs get that class only once drawn (browser test)
     assert len(data["rank"]["rows"]) >= 10 and data["entities"]
     assert {e["type"] for e in data["entities"]} == {"city", "brand"}
-    for part in ("ranking-table", "Share of voice", "Coverage by outlet country", "What these figures cover",
-                 data["model"]["name"], "Most negative"):
+    for part in (
+        "ranking-table",
+        "Share of voice",
+        "Coverage by outlet country",
+        "What these figures cover",
+        data["model"]["name"],
+        "Most negative",
+    ):
         assert part in html
     t = data["totals"]
     assert t["articles"] >= 15 and t["duplicates"] == 1 and t["duplicates_excluded"] is True
@@ -76,34 +90,38 @@ def test_the_report_is_one_offline_file_with_every_part(report):
 def test_the_reports_numbers_are_the_query_answers(corpus, report):
     _, data = report
     rank = json.loads(cli(corpus, "rank", "--type", "city", "--since", SINCE, "--limit", "100", "--json"))
-    strip = lambda rows: [{k: r[k] for k in ("entity_id", "mentions", "outlets", "countries", "sentiment_mean")}
-                          for r in rows]  # noqa: E731 (the index's growth term moves with the clock)
+    strip = lambda rows: [
+        {k: r[k] for k in ("entity_id", "mentions", "outlets", "countries", "sentiment_mean")} for r in rows
+    ]  # noqa: E731 (the index's growth term moves with the clock)
     assert strip(data["rank"]["rows"]) == strip(rank["rows"])
     assert [r["entity_id"] for r in data["rank"]["rows"]] == [r["entity_id"] for r in rank["rows"]]
     for e in data["entities"]:
-        trend = json.loads(cli(corpus, "trend", e["entity_id"], "--since", SINCE, "--interval", data["interval"],
-                               "--json"))
+        trend = json.loads(
+            cli(corpus, "trend", e["entity_id"], "--since", SINCE, "--interval", data["interval"], "--json")
+        )
         assert e["trend"]["buckets"] == trend["buckets"]
         pos = json.loads(cli(corpus, "stories", e["entity_id"], "--since", SINCE, "--limit", "5", "--json"))
-        neg = json.loads(cli(corpus, "stories", e["entity_id"], "--since", SINCE, "--limit", "5", "--negative",
-                             "--json"))
+        neg = json.loads(
+            cli(corpus, "stories", e["entity_id"], "--since", SINCE, "--limit", "5", "--negative", "--json")
+        )
         assert e["positive"] == pos["stories"] and e["negative"] == neg["stories"]
 
 
 def test_report_marks_the_alerts_that_fired(tmp_path):
     """Alerts on the timeline: a planted drop (store-level records), one alert pass, the report."""
     from alerting import steady, store, window
+
     from nlp.entities.catalogue import load_catalogue
     from sinks.alerts.run import alert_pass
     from sinks.report.data import gather
     from sinks.report.render import render
-    from sinoscope.settings import load_settings
+    from sinoscope.core.settings import load_settings
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     settings = load_settings(data_dir=tmp_path / "d")
     store(settings, steady("city:chengdu", now) + window("city:chengdu", now, 14, -0.6))
     [alert] = alert_pass(settings, now=now).fired
-    from sinks.queries import parse_since
+    from sinks.query import parse_since
 
     data = gather(settings, load_catalogue(), parse_since("60d", now), now=now)
     [chengdu] = [e for e in data["entities"] if e["entity_id"] == "city:chengdu"]
@@ -118,9 +136,19 @@ def _driver(tmp_path):
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1280,1800"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--window-size=1280,1800",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
@@ -140,15 +168,20 @@ def test_the_report_draws_in_a_real_browser_without_errors(report, tmp_path):
     driver = _driver(tmp_path)
     try:
         driver.get(out.as_uri())
-        WebDriverWait(driver, 60).until(lambda d: d.execute_script(
-            "return document.readyState === 'complete' && "
-            "document.querySelectorAll('.js-plotly-plot .main-svg').length >= arguments[0]", charts))
+        WebDriverWait(driver, 60).until(
+            lambda d: d.execute_script(
+                "return document.readyState === 'complete' && "
+                "document.querySelectorAll('.js-plotly-plot .main-svg').length >= arguments[0]",
+                charts,
+            )
+        )
         plots = driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")
         assert len(plots) == charts
         assert all(p.find_elements(By.CSS_SELECTOR, "svg.main-svg") for p in plots)
         # the charts hold marks: bars in the ranking and per entity, slices in the share of voice
-        assert len(driver.find_elements(By.CSS_SELECTOR, "#chart-ranking .barlayer .point")) == \
-            min(15, len(data["rank"]["rows"]))
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#chart-ranking .barlayer .point")) == min(
+            15, len(data["rank"]["rows"])
+        )
         assert driver.find_elements(By.CSS_SELECTOR, "#chart-entity-0 .barlayer .point")
         assert driver.find_elements(By.CSS_SELECTOR, "#chart-voice .slice")
         rows = driver.find_elements(By.CSS_SELECTOR, "#ranking-table tbody tr")
@@ -166,7 +199,7 @@ def test_the_report_draws_in_a_real_browser_without_errors(report, tmp_path):
 
 
 HOSTILE = [  # (title, link, outlet) as a hostile feed might send them
-    ('<script>window.pwned=1</script>Chengdu story', "javascript:window.pwned=2", "Evil <b>Times</b>"),
+    ("<script>window.pwned=1</script>Chengdu story", "javascript:window.pwned=2", "Evil <b>Times</b>"),
     ('"><img src=x onerror="window.pwned=3">', "data:text/html,<script>window.pwned=4</script>", "Outlet"),
     ("Plain title", "file:///etc/passwd", "Outlet"),
     ("Good link", "https://news.example/ok?a=1&b=<2>", "Outlet"),
@@ -175,23 +208,31 @@ HOSTILE = [  # (title, link, outlet) as a hostile feed might send them
 
 def test_hostile_titles_and_links_are_text_and_only_web_links_are_links(tmp_path):
     """Feed text in the report is escaped; a story link is an <a href> only when it is http(s)."""
-    from lxml import html as lhtml
-
     from alerting import store
-    from nlp.entities.catalogue import load_catalogue
+    from lxml import html as lhtml
     from records import enriched
-    from sinks.queries import parse_since
+
+    from nlp.entities.catalogue import load_catalogue
+    from sinks.query import parse_since
     from sinks.report.data import gather
     from sinks.report.render import render
-    from sinoscope.settings import load_settings
+    from sinoscope.core.settings import load_settings
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     settings = load_settings(data_dir=tmp_path / "d")
     records = []
     for i, (title, url, outlet) in enumerate(HOSTILE):
         for sign in (1, -1):
-            records.append(enriched(f"h{i}{sign}", now - timedelta(days=1, hours=i), [("city:chengdu", 0.8 * sign)],
-                                    title=title, url=url, outlet=outlet))
+            records.append(
+                enriched(
+                    f"h{i}{sign}",
+                    now - timedelta(days=1, hours=i),
+                    [("city:chengdu", 0.8 * sign)],
+                    title=title,
+                    url=url,
+                    outlet=outlet,
+                )
+            )
     store(settings, records)
     data = gather(settings, load_catalogue(), parse_since("30d", now), entity_ids=["city:chengdu"], now=now)
     page = render(data)
@@ -212,13 +253,23 @@ def test_hostile_titles_and_links_are_text_and_only_web_links_are_links(tmp_path
 def test_slack_messages_escape_feed_text_and_drop_non_web_links():
     from sinks.alerts.webhook import sample_alert, slack_payload
 
-    alert = sample_alert(datetime.now(timezone.utc))
-    alert["stories"] = [{"url": url, "title": title, "outlet": outlet, "sentiment": -0.5}
-                        for title, url, outlet in HOSTILE]
+    alert = sample_alert(datetime.now(UTC))
+    alert["stories"] = [
+        {"url": url, "title": title, "outlet": outlet, "sentiment": -0.5} for title, url, outlet in HOSTILE
+    ]
     text = slack_payload(alert)["blocks"][0]["text"]["text"]
     assert "<script>" not in text and "javascript:" not in text.replace("&lt;script&gt;", "")
     assert "&lt;script&gt;window.pwned=1&lt;/script&gt;Chengdu story" in text
     assert "<https://news.example/ok?a=1&amp;b=&lt;2&gt;|Good link>" in text
     assert "data:text" not in text and "file:///etc/passwd" not in text
-    assert "<!channel>" not in slack_payload({**alert, "stories": [
-        {"url": "https://x.example", "title": "<!channel> buy now", "outlet": "o", "sentiment": 0.1}]})["blocks"][0]["text"]["text"]
+    assert (
+        "<!channel>"
+        not in slack_payload(
+            {
+                **alert,
+                "stories": [
+                    {"url": "https://x.example", "title": "<!channel> buy now", "outlet": "o", "sentiment": 0.1}
+                ],
+            }
+        )["blocks"][0]["text"]["text"]
+    )

@@ -16,8 +16,9 @@ from nlp.sentiment.data import DEFAULT_DIR, load_newsmtsc
 from nlp.sentiment.model import ARTEFACT_DIR, TargetSentimentModel, native_bf16, resolve_precision
 
 SINOSCOPE = str(Path(sys.executable).parent / "sinoscope")
-needs_newsmtsc = pytest.mark.skipif(not (DEFAULT_DIR / "rw-dev.jsonl").exists(),
-                                    reason=f"NewsMTSC not found at {DEFAULT_DIR}")
+needs_newsmtsc = pytest.mark.skipif(
+    not (DEFAULT_DIR / "rw-dev.jsonl").exists(), reason=f"NewsMTSC not found at {DEFAULT_DIR}"
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +73,11 @@ def test_quality_on_newsmtsc_dev_holds(model):
 
     rows = load_newsmtsc(None, "rw-dev")
     preds = model.predict([(r["sentence"], r["from"], r["to"]) for r in rows])
-    f1 = f1_score([r["polarity"] for r in rows], [{"negative": -1, "neutral": 0, "positive": 1}[p.label] for p in preds],
-                  average="macro")
+    f1 = f1_score(
+        [r["polarity"] for r in rows],
+        [{"negative": -1, "neutral": 0, "positive": 1}[p.label] for p in preds],
+        average="macro",
+    )
     assert f1 >= 0.79, f"rw-dev macro-F1 fell to {f1:.3f}"  # committed artefact: 0.821 bf16, 0.823 int8
 
 
@@ -124,8 +128,11 @@ def run(*args, stdin=None):
 
 def test_tag_json_contract(tmp_path):
     f = tmp_path / "a.txt"
-    f.write_text("BYD shines in Europe\nBYD sold more cars than Tesla in Europe, and dealers praised the value. "
-                 "Critics said Wuhan had handled the floods badly.", encoding="utf-8")
+    f.write_text(
+        "BYD shines in Europe\nBYD sold more cars than Tesla in Europe, and dealers praised the value. "
+        "Critics said Wuhan had handled the floods badly.",
+        encoding="utf-8",
+    )
     out = run("tag", str(f), "--json")
     doc = json.loads(out)  # exactly one JSON object
     assert set(doc) >= {"language", "sentiment", "mentions"} and doc["language"] == "en"
@@ -134,7 +141,7 @@ def test_tag_json_contract(tmp_path):
     assert got == [("brand:byd", "brand", "BYD"), ("brand:byd", "brand", "BYD"), ("city:wuhan", "city", "Wuhan")]
     text = f.read_text(encoding="utf-8")
     for m in doc["mentions"]:
-        assert text[m["start"]:m["end"]] == m["text"]
+        assert text[m["start"] : m["end"]] == m["text"]
         assert set(m["sentiment"]) == {"score", "label", "confidence"}
         assert m["sentiment"]["label"] in ("positive", "neutral", "negative")
     assert doc["mentions"][1]["sentiment"]["label"] == "positive"
@@ -152,21 +159,26 @@ def test_tag_chinese_from_stdin():
 
 
 def test_nlp_targets_keeps_order_and_fields(tmp_path):
-    rows = [{"sentence": "Critics slammed Huawei over security.", "from": 16, "to": 22, "id": "a", "extra": 1},
-            {"sentence": "Fans love Pop Mart.", "from": 10, "to": 18, "id": "b"}]
+    rows = [
+        {"sentence": "Critics slammed Huawei over security.", "from": 16, "to": 22, "id": "a", "extra": 1},
+        {"sentence": "Fans love Pop Mart.", "from": 10, "to": 18, "id": "b"},
+    ]
     out = run("nlp", "targets", "-", stdin="\n".join(json.dumps(r) for r in rows) + "\n")
     lines = [json.loads(x) for x in out.splitlines()]
     assert [x["id"] for x in lines] == ["a", "b"] and lines[0]["extra"] == 1
     assert lines[0]["sentiment"]["label"] == "negative" and lines[1]["sentiment"]["label"] == "positive"
 
 
-@pytest.mark.parametrize("labels, scores, expected", [
-    (["neutral", "neutral"], [0.1, -0.05], "neutral"),            # only references: neutral
-    (["negative", "neutral", "neutral"], [-0.6, 0.0, 0.1], "negative"),  # one verdict among references
-    (["positive", "negative", "positive"], [0.5, -0.9, 0.4], "positive"),  # more positive mentions
-    (["positive", "negative"], [0.3, -0.8], "negative"),           # a tie goes to the sign of the mean
-])
+@pytest.mark.parametrize(
+    "labels, scores, expected",
+    [
+        (["neutral", "neutral"], [0.1, -0.05], "neutral"),  # only references: neutral
+        (["negative", "neutral", "neutral"], [-0.6, 0.0, 0.1], "negative"),  # one verdict among references
+        (["positive", "negative", "positive"], [0.5, -0.9, 0.4], "positive"),  # more positive mentions
+        (["positive", "negative"], [0.3, -0.8], "negative"),  # a tie goes to the sign of the mean
+    ],
+)
 def test_an_entitys_mentions_taken_together(labels, scores, expected):
-    from sinoscope.tone import entity_label
+    from sinoscope.core.tone import entity_label
 
     assert entity_label(labels, scores) == expected

@@ -49,11 +49,18 @@ def problems(doc: dict) -> list[str]:
         for key, value in env.items():
             if SECRET_KEY.search(key) and not FROM_ENV.match(value):
                 out.append(f"{name}: {key} is written in the file")
-            if key.lower().startswith("xpack.security") and key.lower().endswith(".enabled") \
-                    and key.lower() != "xpack.security.http.ssl.enabled" and value.lower() != "true":
+            if (
+                key.lower().startswith("xpack.security")
+                and key.lower().endswith(".enabled")
+                and key.lower() != "xpack.security.http.ssl.enabled"
+                and value.lower() != "true"
+            ):
                 out.append(f"{name}: {key} switches security off")
-        if "elasticsearch" in str(svc.get("image", "")) and name == "elasticsearch" and \
-                env.get("xpack.security.enabled", "").lower() != "true":
+        if (
+            "elasticsearch" in str(svc.get("image", ""))
+            and name == "elasticsearch"
+            and env.get("xpack.security.enabled", "").lower() != "true"
+        ):
             out.append(f"{name}: security is not switched on")
         text = yaml.safe_dump({k: v for k, v in svc.items() if k != "environment"})
         if re.search(r"-u\s+\\?[\"']?\w+:(?!\$\$\{)", text):
@@ -80,19 +87,35 @@ def test_the_shipped_stack_is_closed_by_default():
     assert kibana["ELASTICSEARCH_USERNAME"] == "kibana_system" and kibana["ELASTICSEARCH_PASSWORD"].startswith("${")
 
 
-@pytest.mark.parametrize("change, complaint", [
-    (lambda d: d["services"]["elasticsearch"].update(ports=["9200:9200"]), "published on every interface"),
-    (lambda d: d["services"]["kafka"].update(ports=[{"target": 9092, "published": 9092}]), "published on every interface"),
-    (lambda d: d["services"]["kibana"].update(ports=["0.0.0.0:5601:5601"]), "published on every interface"),
-    (lambda d: d["services"]["elasticsearch"]["environment"].update({"xpack.security.enabled": "false"}),
-     "switches security off"),
-    (lambda d: d["services"]["elasticsearch"]["environment"].update({"ELASTIC_PASSWORD": "changeme"}),
-     "ELASTIC_PASSWORD is written in the file"),
-    (lambda d: d["x-sinoscope-env"].update({"SINOSCOPE_WEBHOOK_SECRET": "${SINOSCOPE_WEBHOOK_SECRET:-s3cret}"}),
-     "SINOSCOPE_WEBHOOK_SECRET is written in the file"),
-    (lambda d: d["services"]["elasticsearch"]["healthcheck"].update(test=["CMD-SHELL", "curl -u elastic:changeme x"]),
-     "a credential is written in a command"),
-])
+@pytest.mark.parametrize(
+    "change, complaint",
+    [
+        (lambda d: d["services"]["elasticsearch"].update(ports=["9200:9200"]), "published on every interface"),
+        (
+            lambda d: d["services"]["kafka"].update(ports=[{"target": 9092, "published": 9092}]),
+            "published on every interface",
+        ),
+        (lambda d: d["services"]["kibana"].update(ports=["0.0.0.0:5601:5601"]), "published on every interface"),
+        (
+            lambda d: d["services"]["elasticsearch"]["environment"].update({"xpack.security.enabled": "false"}),
+            "switches security off",
+        ),
+        (
+            lambda d: d["services"]["elasticsearch"]["environment"].update({"ELASTIC_PASSWORD": "changeme"}),
+            "ELASTIC_PASSWORD is written in the file",
+        ),
+        (
+            lambda d: d["x-sinoscope-env"].update({"SINOSCOPE_WEBHOOK_SECRET": "${SINOSCOPE_WEBHOOK_SECRET:-s3cret}"}),
+            "SINOSCOPE_WEBHOOK_SECRET is written in the file",
+        ),
+        (
+            lambda d: d["services"]["elasticsearch"]["healthcheck"].update(
+                test=["CMD-SHELL", "curl -u elastic:changeme x"]
+            ),
+            "a credential is written in a command",
+        ),
+    ],
+)
 def test_the_check_catches_an_opened_stack(change, complaint):
     doc = compose()
     change(doc)
@@ -100,7 +123,9 @@ def test_the_check_catches_an_opened_stack(change, complaint):
 
 
 def test_the_image_runs_cpu_torch_as_an_unprivileged_user():
-    lines = [ln.strip() for ln in (ROOT / "Dockerfile").read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    lines = [
+        ln.strip() for ln in (ROOT / "Dockerfile").read_text().splitlines() if ln.strip() and not ln.startswith("#")
+    ]
     torch = next(i for i, ln in enumerate(lines) if "torch==" in ln)
     project = next(i for i, ln in enumerate(lines) if re.search(r"pip install .*-e \.", ln))
     assert torch < project, "torch must be installed before the project pulls in the default (CUDA) build"
@@ -108,4 +133,5 @@ def test_the_image_runs_cpu_torch_as_an_unprivileged_user():
     users = [ln.split()[1] for ln in lines if ln.startswith("USER ")]
     assert users and users[-1] not in ("root", "0"), "the services must not run as root"
     assert lines.index(next(ln for ln in lines if ln.startswith("USER "))) < lines.index(
-        next(ln for ln in lines if ln.startswith("ENTRYPOINT")))
+        next(ln for ln in lines if ln.startswith("ENTRYPOINT"))
+    )

@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from conftest import SERVER_ALLOWLIST
@@ -17,14 +17,20 @@ FEEDS = Path(__file__).parent / "data" / "feeds"
 
 
 def cli(data: Path, *args, env=None):
-    return subprocess.run([SINOSCOPE, "--data-dir", str(data), *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "220", **(env or {})})
+    return subprocess.run(
+        [SINOSCOPE, "--data-dir", str(data), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "220", **(env or {})},
+    )
 
 
 def test_status_shows_failing_sources_dead_letters_backlog_and_the_last_alert(tmp_path, httpserver):
     from alerting import steady, store, window
+
     from sinks.alerts.run import alert_pass
-    from sinoscope.settings import load_settings
+    from sinoscope.core.settings import load_settings
 
     data = tmp_path / "data"
     httpserver.expect_request("/down.rss").respond_with_data("oops", status=500)
@@ -34,12 +40,16 @@ def test_status_shows_failing_sources_dead_letters_backlog_and_the_last_alert(tm
         f"- {{name: broken-site, url: '{httpserver.url_for('/down.rss')}', outlet: Down, country: GB, language: en}}\n"
         f"- {{name: gone-feed, url: '{httpserver.url_for('/gone.rss')}', outlet: Gone, country: GB, language: en}}\n"
         f"- {{name: odd-entries, url: '{(FEEDS / 'entries_missing.xml').as_uri()}', outlet: Odd, country: US, "
-        "language: en}\n")
-    env = {"SINOSCOPE_INGEST__FAILING_AFTER": "1", "SINOSCOPE_INGEST__FETCH_FULL_TEXT": "false",
-           "SINOSCOPE_INGEST__PRIVATE_NETWORK_ALLOWLIST": json.dumps(SERVER_ALLOWLIST)}
+        "language: en}\n"
+    )
+    env = {
+        "SINOSCOPE_INGEST__FAILING_AFTER": "1",
+        "SINOSCOPE_INGEST__FETCH_FULL_TEXT": "false",
+        "SINOSCOPE_INGEST__PRIVATE_NETWORK_ALLOWLIST": json.dumps(SERVER_ALLOWLIST),
+    }
     assert cli(data, "ingest", "--once", "--sources", str(tmp_path / "sources.yaml"), env=env).returncode == 0
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     settings = load_settings(data_dir=data)
     store(settings, steady("city:chengdu", now) + window("city:chengdu", now, 12, -0.6))
     [alert] = alert_pass(settings, now=now).fired
@@ -62,9 +72,18 @@ def test_status_shows_failing_sources_dead_letters_backlog_and_the_last_alert(tm
     assert r["stores"]["results"].startswith("embedded ") and r["stores"]["bus"].startswith("embedded ")
 
     text = cli(data, "status").stdout
-    for expected in ("broken-site", "failing", "gone-feed", "retired", "HTTP 500", "dead letters: 1",
-                     "sinoscope bus peek deadletter", "nlp (nlp-enrich on 'articles') 3 waiting",
-                     "last alert: Chengdu sentiment_drop", "no webhook configured"):
+    for expected in (
+        "broken-site",
+        "failing",
+        "gone-feed",
+        "retired",
+        "HTTP 500",
+        "dead letters: 1",
+        "sinoscope bus peek deadletter",
+        "nlp (nlp-enrich on 'articles') 3 waiting",
+        "last alert: Chengdu sentiment_drop",
+        "no webhook configured",
+    ):
         assert expected in text, expected
 
 
@@ -75,15 +94,22 @@ def test_status_on_an_empty_data_directory_says_so(tmp_path):
 
 
 def test_status_on_the_stack_shows_no_credential(tmp_path):
-    from sinoscope.settings import load_settings
+    from sinoscope.core.settings import load_settings
 
     """Elasticsearch's password (in its setting or inside the URL) never reaches status, even
     when the cluster does not answer and the error is shown."""
     from sinoscope.status import gather
 
-    settings = load_settings(data_dir=tmp_path / "d", sink={
-        "kind": "elasticsearch", "es_url": "http://elastic:url-pw-31c@127.0.0.1:9", "es_username": "elastic",
-        "es_password": "setting-pw-82d", "es_timeout_s": 2})
+    settings = load_settings(
+        data_dir=tmp_path / "d",
+        sink={
+            "kind": "elasticsearch",
+            "es_url": "http://elastic:url-pw-31c@127.0.0.1:9",
+            "es_username": "elastic",
+            "es_password": "setting-pw-82d",
+            "es_timeout_s": 2,
+        },
+    )
     shown = json.dumps(gather(settings), default=str, ensure_ascii=False)
     assert "url-pw-31c" not in shown and "setting-pw-82d" not in shown
     assert "elasticsearch http://127.0.0.1:9/… (indices sinoscope-*)" in shown

@@ -4,32 +4,44 @@ bus, and trend / rank / stories answers on records with known numbers."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import records
 
-from sinks import queries
+from sinks.duckdb.queries import DuckDBBackend
+from sinks.duckdb.store import DuckDBStore
+from sinks.query import Queries
 from sinks.stage import GROUP, sink_stage
-from sinks.store import EmbeddedStore
-from sinoscope.bus.embedded import EmbeddedBus
-from sinoscope.schemas import Enriched, article_id_for
+from sinoscope.core.bus.embedded import EmbeddedBus
+from sinoscope.core.schemas import Enriched, article_id_for
 
-NOW = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
-def enriched(n: int, mentions: list[tuple[str, float]], days_ago: float, outlet="Outlet A", country="GB",
-             duplicate_of=None) -> Enriched:
+def enriched(
+    n: int, mentions: list[tuple[str, float]], days_ago: float, outlet="Outlet A", country="GB", duplicate_of=None
+) -> Enriched:
     url = f"https://s.example.com/{n}"
-    return records.enriched(article_id_for(url), NOW - timedelta(days=days_ago), mentions, url=url, title=f"Story {n}",
-                            outlet=outlet, country=country, duplicate_of=duplicate_of, fetched=NOW, neutral_band=0.15)
+    return records.enriched(
+        article_id_for(url),
+        NOW - timedelta(days=days_ago),
+        mentions,
+        url=url,
+        title=f"Story {n}",
+        outlet=outlet,
+        country=country,
+        duplicate_of=duplicate_of,
+        fetched=NOW,
+        neutral_band=0.15,
+    )
 
 
 class Store:
     """A writer for the test's records and, after they are written, a read-only query connection."""
 
     def __init__(self, path):
-        self.path, self.writer, self._reader = path, EmbeddedStore(path), None
+        self.path, self.writer, self._reader = path, DuckDBStore(path), None
 
     def write(self, batch):
         self.writer.write(batch)
@@ -40,7 +52,7 @@ class Store:
     @property
     def conn(self):
         if self._reader is None:
-            self._reader = EmbeddedStore(self.path, read_only=True)
+            self._reader = DuckDBStore(self.path, read_only=True)
         return self._reader.conn
 
     def close(self):
@@ -65,7 +77,7 @@ def test_writes_are_idempotent_and_re_enrichment_replaces_mentions(store):
 
 
 def test_sink_stage_commits_after_the_store_and_dead_letters_garbage(settings, tmp_path):
-    store = EmbeddedStore(tmp_path / "stage.duckdb")
+    store = DuckDBStore(tmp_path / "stage.duckdb")
     bus = EmbeddedBus(settings.path("bus.sqlite"))
     for e in [enriched(i, [("city:wuhan", 0.2)], i) for i in range(5)]:
         bus.publish(settings.bus.topics.enriched, e.article.id, e.to_json())
@@ -97,28 +109,43 @@ def test_a_failing_store_commits_nothing(settings, tmp_path):
 
 def test_trend_buckets_with_and_without_syndicated_copies(store):
     first = enriched(1, [("city:chengdu", 0.6)], 3)
-    store.write([first, enriched(2, [("city:chengdu", -0.2), ("city:chengdu", 0.0)], 3),
-                 enriched(3, [("city:chengdu", 0.4)], 1),
-                 enriched(4, [("city:chengdu", 0.6)], 1, duplicate_of=first.article.id),
-                 enriched(5, [("city:chengdu", 0.9)], 60)])  # outside the period
-    out = queries.trend(store.conn, "city:chengdu", "Chengdu", NOW - timedelta(days=30), "1d")
+    store.write(
+        [
+            first,
+            enriched(2, [("city:chengdu", -0.2), ("city:chengdu", 0.0)], 3),
+            enriched(3, [("city:chengdu", 0.4)], 1),
+            enriched(4, [("city:chengdu", 0.6)], 1, duplicate_of=first.article.id),
+            enriched(5, [("city:chengdu", 0.9)], 60),
+        ]
+    )  # outside the period
+    out = Queries(DuckDBBackend(store.conn)).trend("city:chengdu", "Chengdu", NOW - timedelta(days=30), "1d")
     # mentions count mentions; tone is each article's tone toward the entity (article 2: its two
     # mentions together, mean -0.1), one per (article, entity)
     assert [(b["start"][:10], b["mentions"], b["sentiment_mean"]) for b in out["buckets"]] == [
-        ("2026-11-17", 3, round((0.6 + (-0.2 + 0.0) / 2) / 2, 4)), ("2026-11-19", 1, 0.4)]
-    with_dups = queries.trend(store.conn, "city:chengdu", "Chengdu", NOW - timedelta(days=30), "1w", True)
+        ("2026-11-17", 3, round((0.6 + (-0.2 + 0.0) / 2) / 2, 4)),
+        ("2026-11-19", 1, 0.4),
+    ]
+    with_dups = Queries(DuckDBBackend(store.conn)).trend(
+        "city:chengdu", "Chengdu", NOW - timedelta(days=30), "1w", True
+    )
     assert sum(b["mentions"] for b in with_dups["buckets"]) == 5
     with pytest.raises(ValueError):
-        queries.trend(store.conn, "city:chengdu", "Chengdu", NOW, "1y")
+        Queries(DuckDBBackend(store.conn)).trend("city:chengdu", "Chengdu", NOW, "1y")
 
 
 def test_rank_combines_presence_breadth_tone_and_growth(store):
-    store.write([enriched(i, [("city:chengdu", 0.5)], 1 + i % 2, outlet=f"O{i}", country=["GB", "US", "FR"][i % 3])
-                 for i in range(6)] +
-                [enriched(10 + i, [("city:wuhan", -0.5)], 20, outlet="O1", country="GB") for i in range(3)] +
-                [enriched(20, [("city:beijing", 0.0)], 1, outlet="O1")] +
-                [enriched(21, [("brand:byd", 0.9)], 1)])
-    out = queries.rank(store.conn, {"city:chengdu": "Chengdu"}, NOW - timedelta(days=30), "city", now=NOW)
+    store.write(
+        [
+            enriched(i, [("city:chengdu", 0.5)], 1 + i % 2, outlet=f"O{i}", country=["GB", "US", "FR"][i % 3])
+            for i in range(6)
+        ]
+        + [enriched(10 + i, [("city:wuhan", -0.5)], 20, outlet="O1", country="GB") for i in range(3)]
+        + [enriched(20, [("city:beijing", 0.0)], 1, outlet="O1")]
+        + [enriched(21, [("brand:byd", 0.9)], 1)]
+    )
+    out = Queries(DuckDBBackend(store.conn)).rank(
+        {"city:chengdu": "Chengdu"}, NOW - timedelta(days=30), "city", now=NOW
+    )
     rows = {r["entity_id"]: r for r in out["rows"]}
     assert [r["entity_id"] for r in out["rows"]] == ["city:chengdu", "city:beijing", "city:wuhan"]
     c = rows["city:chengdu"]
@@ -130,32 +157,51 @@ def test_rank_combines_presence_breadth_tone_and_growth(store):
 
 
 def test_stories_most_positive_and_most_negative(store):
-    store.write([enriched(1, [("brand:byd", 0.9)], 1), enriched(2, [("brand:byd", -0.8)], 2),
-                 enriched(3, [("brand:byd", 0.1), ("brand:byd", -0.3)], 3)])
-    pos = queries.stories(store.conn, "brand:byd", limit=2)["stories"]
-    neg = queries.stories(store.conn, "brand:byd", negative=True)["stories"]
+    store.write(
+        [
+            enriched(1, [("brand:byd", 0.9)], 1),
+            enriched(2, [("brand:byd", -0.8)], 2),
+            enriched(3, [("brand:byd", 0.1), ("brand:byd", -0.3)], 3),
+        ]
+    )
+    pos = Queries(DuckDBBackend(store.conn)).stories("brand:byd", limit=2)["stories"]
+    neg = Queries(DuckDBBackend(store.conn)).stories("brand:byd", negative=True)["stories"]
     assert [s["title"] for s in pos] == ["Story 1", "Story 3"]
     assert [s["title"] for s in neg] == ["Story 2", "Story 3", "Story 1"]
     assert set(neg[0]) >= {"article_id", "url", "title", "outlet", "published", "sentiment"}
 
 
 def test_share_of_voice_and_breakdowns(store):
-    store.write([enriched(1, [("brand:byd", 0.5), ("brand:byd", 0.3)], 1, outlet="BBC", country="GB"),
-                 enriched(2, [("brand:byd", -0.5), ("brand:geely", 0.2)], 2, outlet="NYT", country="US"),
-                 enriched(3, [("brand:chery", 0.1)], 2, outlet="BBC", country="GB"),
-                 enriched(4, [("brand:byd", 0.9)], 90, outlet="BBC", country="GB")])  # outside the period
+    store.write(
+        [
+            enriched(1, [("brand:byd", 0.5), ("brand:byd", 0.3)], 1, outlet="BBC", country="GB"),
+            enriched(2, [("brand:byd", -0.5), ("brand:geely", 0.2)], 2, outlet="NYT", country="US"),
+            enriched(3, [("brand:chery", 0.1)], 2, outlet="BBC", country="GB"),
+            enriched(4, [("brand:byd", 0.9)], 90, outlet="BBC", country="GB"),
+        ]
+    )  # outside the period
     since = NOW - timedelta(days=30)
-    sov = queries.share_of_voice(store.conn, {"brand:byd": "BYD", "brand:geely": "Geely", "brand:chery": "Chery",
-                                              "brand:nio": "NIO"}, since)
+    sov = Queries(DuckDBBackend(store.conn)).share_of_voice(
+        {"brand:byd": "BYD", "brand:geely": "Geely", "brand:chery": "Chery", "brand:nio": "NIO"}, since
+    )
     assert sov["total"] == 5
     assert [(r["entity_id"], r["mentions"], r["share"]) for r in sov["entities"]] == [
-        ("brand:byd", 3, 0.6), ("brand:chery", 1, 0.2), ("brand:geely", 1, 0.2), ("brand:nio", 0, 0.0)]
-    by_outlet = queries.breakdown(store.conn, "brand:byd", since, "outlet")["rows"]
-    assert by_outlet == [{"key": "BBC", "mentions": 2, "sentiment_mean": 0.4},
-                         {"key": "NYT", "mentions": 1, "sentiment_mean": -0.5}]
-    assert [r["key"] for r in queries.breakdown(store.conn, "brand:byd", since, "country")["rows"]] == ["GB", "US"]
+        ("brand:byd", 3, 0.6),
+        ("brand:chery", 1, 0.2),
+        ("brand:geely", 1, 0.2),
+        ("brand:nio", 0, 0.0),
+    ]
+    by_outlet = Queries(DuckDBBackend(store.conn)).breakdown("brand:byd", since, "outlet")["rows"]
+    assert by_outlet == [
+        {"key": "BBC", "mentions": 2, "sentiment_mean": 0.4},
+        {"key": "NYT", "mentions": 1, "sentiment_mean": -0.5},
+    ]
+    assert [r["key"] for r in Queries(DuckDBBackend(store.conn)).breakdown("brand:byd", since, "country")["rows"]] == [
+        "GB",
+        "US",
+    ]
     with pytest.raises(ValueError):
-        queries.breakdown(store.conn, "brand:byd", since, "planet")
+        Queries(DuckDBBackend(store.conn)).breakdown("brand:byd", since, "planet")
 
 
 def test_rank_rollup_counts_sub_brands_for_their_parent(store):
@@ -163,36 +209,62 @@ def test_rank_rollup_counts_sub_brands_for_their_parent(store):
     from nlp.entities.catalogue import load_catalogue
 
     catalogue = load_catalogue()
-    store.write([enriched(1, [("brand:wechat", 0.5)], 1, outlet="O1"), enriched(2, [("brand:tencent", -0.5)], 1, outlet="O1"),
-                 enriched(3, [("brand:wechat", 0.5)], 2, outlet="O2"), enriched(4, [("brand:byd", 0.2)], 2, outlet="O3")])
+    store.write(
+        [
+            enriched(1, [("brand:wechat", 0.5)], 1, outlet="O1"),
+            enriched(2, [("brand:tencent", -0.5)], 1, outlet="O1"),
+            enriched(3, [("brand:wechat", 0.5)], 2, outlet="O2"),
+            enriched(4, [("brand:byd", 0.2)], 2, outlet="O3"),
+        ]
+    )
     since = NOW - timedelta(days=30)
-    plain = {r["entity_id"]: r["mentions"] for r in queries.rank(store.conn, {}, since, "brand", now=NOW)["rows"]}
+    plain = {
+        r["entity_id"]: r["mentions"]
+        for r in Queries(DuckDBBackend(store.conn)).rank({}, since, "brand", now=NOW)["rows"]
+    }
     assert plain == {"brand:wechat": 2, "brand:tencent": 1, "brand:byd": 1}
-    rolled = queries.rank(store.conn, {"brand:tencent": "Tencent"}, since, "brand", now=NOW,
-                          rollup=catalogue.rollup("brand"))
+    rolled = Queries(DuckDBBackend(store.conn)).rank(
+        {"brand:tencent": "Tencent"}, since, "brand", now=NOW, rollup=catalogue.rollup("brand")
+    )
     rows = {r["entity_id"]: r for r in rolled["rows"]}
     assert rolled["rollup"] is True and set(rows) == {"brand:tencent", "brand:byd"}
     t = rows["brand:tencent"]
-    assert (t["name"], t["mentions"], t["outlets"], t["sentiment_mean"]) == ("Tencent", 3, 2, pytest.approx(0.1667, abs=1e-3))
+    assert (t["name"], t["mentions"], t["outlets"], t["sentiment_mean"]) == (
+        "Tencent",
+        3,
+        2,
+        pytest.approx(0.1667, abs=1e-3),
+    )
 
 
 def test_the_articles_tone_toward_each_entity_is_stored_once_per_article_and_entity(store, tmp_path):
-    from sinoscope.schemas import EntityTone, Sentiment
+    from sinoscope.core.schemas import EntityTone, Sentiment
 
     # the stage's own article-level tone wins over the mentions combined; a government-sense
     # mention (left out of rank) does not carry it
     e = enriched(1, [("city:beijing", -0.6), ("city:beijing", 0.5), ("city:beijing", 0.4), ("city:chengdu", -0.5)], 1)
     e.mentions[0].sense = "government"
-    e.entities = [EntityTone(entity_id="city:beijing", name="Beijing", type="city", mentions=3,
-                             sentiment=Sentiment(score=0.1, label="neutral", confidence=0.7))]
+    e.entities = [
+        EntityTone(
+            entity_id="city:beijing",
+            name="Beijing",
+            type="city",
+            mentions=3,
+            sentiment=Sentiment(score=0.1, label="neutral", confidence=0.7),
+        )
+    ]
     store.write([e])
     rows = store.conn.execute("SELECT id, entity_id, entity_score, entity_label FROM mentions ORDER BY id").fetchall()
-    assert [(r[1], r[2], r[3]) for r in rows] == [("city:beijing", None, None), ("city:beijing", 0.1, "neutral"),
-                                                  ("city:beijing", None, None), ("city:chengdu", -0.5, "negative")]
-    out = queries.rank(store.conn, {}, NOW - timedelta(days=30), "city", now=NOW)
+    assert [(r[1], r[2], r[3]) for r in rows] == [
+        ("city:beijing", None, None),
+        ("city:beijing", 0.1, "neutral"),
+        ("city:beijing", None, None),
+        ("city:chengdu", -0.5, "negative"),
+    ]
+    out = Queries(DuckDBBackend(store.conn)).rank({}, NOW - timedelta(days=30), "city", now=NOW)
     beijing = next(r for r in out["rows"] if r["entity_id"] == "city:beijing")
     assert (beijing["mentions"], beijing["sentiment_mean"], beijing["share_positive"]) == (2, 0.1, 0.0)
-    stories = queries.stories(store.conn, "city:chengdu", negative=True)["stories"]
+    stories = Queries(DuckDBBackend(store.conn)).stories("city:chengdu", negative=True)["stories"]
     assert [s["sentiment"] for s in stories] == [-0.5]
 
 
@@ -201,15 +273,17 @@ def test_a_store_from_an_older_release_gains_the_tone_columns(tmp_path):
 
     path = tmp_path / "old.duckdb"
     conn = duckdb.connect(str(path))
-    conn.execute("CREATE TABLE mentions (id VARCHAR PRIMARY KEY, article_id VARCHAR, entity_id VARCHAR, "
-                 "entity_type VARCHAR, name VARCHAR, text VARCHAR, field VARCHAR, sentence VARCHAR, sense VARCHAR, "
-                 "score DOUBLE, label VARCHAR, confidence DOUBLE, published TIMESTAMPTZ, outlet VARCHAR, "
-                 "country VARCHAR, language VARCHAR, duplicate_of VARCHAR)")
+    conn.execute(
+        "CREATE TABLE mentions (id VARCHAR PRIMARY KEY, article_id VARCHAR, entity_id VARCHAR, "
+        "entity_type VARCHAR, name VARCHAR, text VARCHAR, field VARCHAR, sentence VARCHAR, sense VARCHAR, "
+        "score DOUBLE, label VARCHAR, confidence DOUBLE, published TIMESTAMPTZ, outlet VARCHAR, "
+        "country VARCHAR, language VARCHAR, duplicate_of VARCHAR)"
+    )
     conn.execute("INSERT INTO mentions (id, entity_id, score, published) VALUES ('m1', 'city:wuhan', -0.5, now())")
     conn.close()
-    reader = EmbeddedStore(path, read_only=True)  # a query before any writer has run
+    reader = DuckDBStore(path, read_only=True)  # a query before any writer has run
     try:
-        out = queries.trend(reader.conn, "city:wuhan", "Wuhan", NOW - timedelta(days=3650), "1w")
+        out = Queries(DuckDBBackend(reader.conn)).trend("city:wuhan", "Wuhan", NOW - timedelta(days=3650), "1w")
         assert [(b["mentions"], b["sentiment_mean"]) for b in out["buckets"]] == [(1, None)]
     finally:
         reader.close()

@@ -15,8 +15,9 @@ from nlp.sentiment.data import DEFAULT_DIR, load_newsmtsc
 from nlp.sentiment.model import marked
 from nlp.sentiment.transfer import name_targets
 
-needs_newsmtsc = pytest.mark.skipif(not (DEFAULT_DIR / "rw-train.jsonl").exists(),
-                                    reason=f"NewsMTSC not found at {DEFAULT_DIR}")
+needs_newsmtsc = pytest.mark.skipif(
+    not (DEFAULT_DIR / "rw-train.jsonl").exists(), reason=f"NewsMTSC not found at {DEFAULT_DIR}"
+)
 
 
 def test_soft_target_mixes_teacher_and_gold():
@@ -35,7 +36,7 @@ def test_name_targets_skip_labelled_spans_and_stopwords():
     mentions = {t["mention"] for t in found}
     assert mentions == {"Democratic National Committee", "Facebook", "Infowars"}
     for t in found:
-        assert s[t["from"]:t["to"]] == t["mention"] and t["from"] >= 15
+        assert s[t["from"] : t["to"]] == t["mention"] and t["from"] >= 15
     assert len(name_targets(rows, per_sentence=2)) == 2
 
 
@@ -77,14 +78,27 @@ def test_teacher_stage_reuses_its_weights_and_labels(tmp_path, monkeypatch):
     key = f"{teacher_mod.NAME}-s14-e2-lr4e-05-b32-n1-d0x2"
     meta = {"key": key, "best_epoch": 1, "rw_dev_macro_f1": 0.8, "rw_test_macro_f1": 0.8}
     (tmp_path / f"{key}.json").write_text(json.dumps(meta))
-    save_file({k: v.half().contiguous() for k, v in load_backbone()[1].state_dict().items()},
-              tmp_path / f"{key}.safetensors")
+    save_file(
+        {k: v.half().contiguous() for k, v in load_backbone()[1].state_dict().items()}, tmp_path / f"{key}.safetensors"
+    )
     cached = [0.1, 0.2, 0.7]
     (tmp_path / f"{key}-probs.json").write_text(json.dumps({train_mod._key(news[0][0]): cached}))
 
     def stage():
-        return train_mod.teacher_stage(news, [], [], [], domain_weight=2, seed=14, epochs=2, lr=4e-5,
-                                       batch_size=32, device="cpu", cache=tmp_path, log=lambda m: None)
+        return train_mod.teacher_stage(
+            news,
+            [],
+            [],
+            [],
+            domain_weight=2,
+            seed=14,
+            epochs=2,
+            lr=4e-5,
+            batch_size=32,
+            device="cpu",
+            cache=tmp_path,
+            log=lambda m: None,
+        )
 
     got, label = stage()
     assert got == meta
@@ -99,17 +113,21 @@ def test_teacher_stage_reuses_its_weights_and_labels(tmp_path, monkeypatch):
 
 def test_variants_change_sentences_but_keep_their_target():
     s = "Hillary Clinton blamed the Democratic National Committee, Facebook, and conspiracy site Infowars."
-    rows = [{"sentence": s, "from": 0, "to": 15}, {"sentence": s, "from": s.index("Facebook"), "to": s.index("Facebook") + 8},
-            {"sentence": "Shares fell after she spoke.", "from": 18, "to": 21}]
+    rows = [
+        {"sentence": s, "from": 0, "to": 15},
+        {"sentence": s, "from": s.index("Facebook"), "to": s.index("Facebook") + 8},
+        {"sentence": "Shares fell after she spoke.", "from": 18, "to": 21},
+    ]
     names = ["Chengdu", "BYD"]
-    assert variants(rows, names, swap=0.0, drop=0.0) == [{**r, "mention": r["sentence"][r["from"]:r["to"]]}
-                                                          for r in rows]
+    assert variants(rows, names, swap=0.0, drop=0.0) == [
+        {**r, "mention": r["sentence"][r["from"] : r["to"]]} for r in rows
+    ]
     out = variants(rows * 20, names, seed=3)
     assert out == variants(rows * 20, names, seed=3)  # deterministic: the teacher's labels are cached by input
     assert len(out) == 60
     for r, v in zip(rows * 20, out):
-        assert v["sentence"][v["from"]:v["to"]] == v["mention"]
-        original = r["sentence"][r["from"]:r["to"]]
+        assert v["sentence"][v["from"] : v["to"]] == v["mention"]
+        original = r["sentence"][r["from"] : r["to"]]
         assert v["mention"] in (original, *names)
         if not original[0].isupper():
             assert v["mention"] == original  # only name-like targets are swapped
@@ -127,13 +145,26 @@ def test_name_pool_mixes_catalogue_and_news_names():
 
 def test_student_learns_soft_targets_over_its_labels():
     """A short real run: the labels say negative, the soft targets say positive; the targets win."""
-    pairs = [("The Chengdu plant opened on Monday.", "Chengdu"), ("Officials in Wuhan spoke to reporters.", "Wuhan"),
-             ("BYD released the figures late.", "BYD"), ("Xiaomi shares were traded in Hong Kong.", "Xiaomi")] * 4
+    pairs = [
+        ("The Chengdu plant opened on Monday.", "Chengdu"),
+        ("Officials in Wuhan spoke to reporters.", "Wuhan"),
+        ("BYD released the figures late.", "BYD"),
+        ("Xiaomi shares were traded in Hong Kong.", "Xiaomi"),
+    ] * 4
     items = [(marked(s, s.index(t), s.index(t) + len(t)), 0) for s, t in pairs]
     soft = [[0.0, 0.0, 1.0]] * len(items)
-    state, _, history = train_mod.train_member(items, items, epochs=3, lr=5e-4, batch_size=8, seed=1,
-                                                  device="cpu", freeze_embeddings=True, soft_targets=soft,
-                                                  log=lambda m: None)
+    state, _, history = train_mod.train_member(
+        items,
+        items,
+        epochs=3,
+        lr=5e-4,
+        batch_size=8,
+        seed=1,
+        device="cpu",
+        freeze_embeddings=True,
+        soft_targets=soft,
+        log=lambda m: None,
+    )
     assert len(history) == 3
     from nlp.sentiment.model import load_backbone
 
@@ -165,18 +196,31 @@ def test_citybrand_items_label_each_found_entity_and_skip_mixed_and_names():
     from nlp.entities.matcher import MentionFinder
     from nlp.sentiment.domain import citybrand_items
 
-    rows = [{"id": "x1", "language": "en", "text": "Students of Wuhan University praised BYD. BYD sales soared in Chengdu.",
-             "entities": [{"name": "BYD", "type": "brand", "sentiment": "positive"},
-                          {"name": "Chengdu", "type": "city", "sentiment": "neutral"},
-                          {"name": "Wuhan", "type": "city", "sentiment": "negative"},
-                          {"name": "Geely", "type": "brand", "sentiment": "negative"}]},
-            {"id": "x2", "language": "de", "text": "Xiaomi verkauft mehr Autos.",
-             "entities": [{"name": "Xiaomi", "type": "brand", "sentiment": "mixed"}]}]
+    rows = [
+        {
+            "id": "x1",
+            "language": "en",
+            "text": "Students of Wuhan University praised BYD. BYD sales soared in Chengdu.",
+            "entities": [
+                {"name": "BYD", "type": "brand", "sentiment": "positive"},
+                {"name": "Chengdu", "type": "city", "sentiment": "neutral"},
+                {"name": "Wuhan", "type": "city", "sentiment": "negative"},
+                {"name": "Geely", "type": "brand", "sentiment": "negative"},
+            ],
+        },
+        {
+            "id": "x2",
+            "language": "de",
+            "text": "Xiaomi verkauft mehr Autos.",
+            "entities": [{"name": "Xiaomi", "type": "brand", "sentiment": "mixed"}],
+        },
+    ]
     finder = MentionFinder(load_catalogue())
     items = citybrand_items(rows, finder)
     assert [(text, y) for (text, _), y in items] == [
         ("Students of Wuhan University praised @ BYD @. @ BYD @ sales soared in Chengdu.", 2),
-        ("BYD sales soared in @ Chengdu @.", 1)]  # Wuhan University names no city; Geely is not found
+        ("BYD sales soared in @ Chengdu @.", 1),
+    ]  # Wuhan University names no city; Geely is not found
     assert citybrand_items(rows, finder, {"de"}) == []  # the only German entity is 'mixed'
 
 
@@ -194,7 +238,9 @@ def test_a_model_trained_on_entity_inputs_scores_each_entity_once_more(tmp_path)
     (tmp_path / "m" / "meta.json").write_text(json.dumps({**meta, "entity_context": True}))
     tagger = Tagger(entity_tone="model")
     tagger._model = TargetSentimentModel(tmp_path / "m", precision="fp32")
-    en, zh = tagger.tag_many([("", "BYD sold more cars. Chengdu welcomed BYD.", "en"), ("", "比亚迪在成都销量大涨。", "zh")])
+    en, zh = tagger.tag_many(
+        [("", "BYD sold more cars. Chengdu welcomed BYD.", "en"), ("", "比亚迪在成都销量大涨。", "zh")]
+    )
     assert set(en.entity_sentiment) == {"brand:byd", "city:chengdu"} and zh.entity_sentiment == {}
     rows = {e["entity_id"]: e for e in en.as_dict()["entities"]}
     assert rows["brand:byd"]["sentiment"] == en.entity_sentiment["brand:byd"].as_dict()

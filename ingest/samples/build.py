@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import html
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -39,7 +39,10 @@ FEED_META = {  # outlet, country, language of each sample feed
 }
 
 PAGES = {
-    "popmart-aeon.html": ("utf-8", "utf-8", """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+    "popmart-aeon.html": (
+        "utf-8",
+        "utf-8",
+        """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>Japan's Aeon partners with Pop Mart for Labubu stores | Kyodo News</title></head><body>
 <nav><a href="/">Home</a> | <a href="/business">Business</a> | <a href="/login">Log in</a></nav>
 <header><h1>Japan's Aeon partners with Pop Mart for Labubu stores</h1><p class="byline">KYODO NEWS - Nov 17, 2026</p></header>
@@ -51,9 +54,13 @@ PAGES = {
 </article>
 <aside><h3>Most read</h3><ul><li>Yen slides against dollar</li><li>Typhoon nears Okinawa</li></ul></aside>
 <footer>© Kyodo News. All rights reserved. <a href="/privacy">Privacy</a></footer>
-</body></html>"""),
+</body></html>""",
+    ),
     # declared charset is wrong (iso-8859-1); the bytes are Shift_JIS
-    "dji-shenzhen-ja.html": ("iso-8859-1", "shift_jis", """<!DOCTYPE html><html lang="ja"><head>
+    "dji-shenzhen-ja.html": (
+        "iso-8859-1",
+        "shift_jis",
+        """<!DOCTYPE html><html lang="ja"><head>
 <meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">
 <title>深センのドローン大手、米制裁に反発 | 朝日新聞</title></head><body>
 <div id="menu"><a href="/">トップ</a> <a href="/world">国際</a> <a href="/biz">経済</a></div>
@@ -63,7 +70,8 @@ PAGES = {
 <p>深セン市政府も「強い不満」を表明した。同市には華為技術（ファーウェイ）や比亜迪（ＢＹＤ）、騰訊（テンセント）なども本社を置き、ハードウェア産業の集積地として知られる。</p>
 </article>
 <footer>Copyright The Asahi Shimbun Company. All rights reserved.</footer>
-</body></html>"""),
+</body></html>""",
+    ),
 }
 
 
@@ -72,36 +80,54 @@ def _rfc822(value: str) -> str:
 
 
 def _rss(feed: str, meta: dict, items: list[dict]) -> str:
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
-           'xmlns:dc="http://purl.org/dc/elements/1.1/">', "<channel>",
-           f"<title>{escape(meta['title'])}</title>", f"<link>{escape(meta['link'])}</link>",
-           f"<description>Sample feed: {escape(meta['title'])}</description>",
-           f"<lastBuildDate>{format_datetime(datetime(2026, 11, 20, tzinfo=timezone.utc), usegmt=True)}</lastBuildDate>"]
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/">',
+        "<channel>",
+        f"<title>{escape(meta['title'])}</title>",
+        f"<link>{escape(meta['link'])}</link>",
+        f"<description>Sample feed: {escape(meta['title'])}</description>",
+        f"<lastBuildDate>{format_datetime(datetime(2026, 11, 20, tzinfo=UTC), usegmt=True)}</lastBuildDate>",
+    ]
     for it in items:
         paras = "".join(f"<p>{html.escape(p)}</p>" for p in it["text"].strip().splitlines() if p.strip())
         first = it["text"].strip().splitlines()[0]
-        out += ["<item>", f"<title>{escape(it['title'])}</title>", f"<link>{escape(it['url'])}</link>",
-                f'<guid isPermaLink="false">{escape(it["guid"])}</guid>',
-                f"<pubDate>{escape(_rfc822(it['published']))}</pubDate>",
-                f"<dc:creator>{escape(it.get('author', ''))}</dc:creator>",
-                f"<description>{escape(first[:300])}</description>",
-                f"<content:encoded><![CDATA[{paras}]]></content:encoded>", "</item>"]
+        out += [
+            "<item>",
+            f"<title>{escape(it['title'])}</title>",
+            f"<link>{escape(it['url'])}</link>",
+            f'<guid isPermaLink="false">{escape(it["guid"])}</guid>',
+            f"<pubDate>{escape(_rfc822(it['published']))}</pubDate>",
+            f"<dc:creator>{escape(it.get('author', ''))}</dc:creator>",
+            f"<description>{escape(first[:300])}</description>",
+            f"<content:encoded><![CDATA[{paras}]]></content:encoded>",
+            "</item>",
+        ]
     out += ["</channel>", "</rss>"]
     return "\n".join(out) + "\n"
 
 
 def _atom(feed: str, meta: dict, items: list[dict]) -> str:
-    out = ['<?xml version="1.0" encoding="utf-8"?>', '<feed xmlns="http://www.w3.org/2005/Atom">',
-           f"<title>{escape(meta['title'])}</title>", f'<link href="{escape(meta["link"])}"/>',
-           f"<id>urn:sinoscope:sample:{feed}</id>", "<updated>2026-11-20T00:00:00Z</updated>"]
+    out = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<feed xmlns="http://www.w3.org/2005/Atom">',
+        f"<title>{escape(meta['title'])}</title>",
+        f'<link href="{escape(meta["link"])}"/>',
+        f"<id>urn:sinoscope:sample:{feed}</id>",
+        "<updated>2026-11-20T00:00:00Z</updated>",
+    ]
     for it in items:
         lang = f' xml:lang="{it["language"]}"' if it.get("language") else ""
-        out += [f"<entry{lang}>", f"<title>{escape(it['title'])}</title>",
-                f'<link rel="alternate" href="{escape(it["url"])}"/>', f"<id>{escape(it['guid'])}</id>",
-                f"<published>{escape(it['published'])}</published>",
-                f"<updated>{escape(it['published'])}</updated>",
-                f"<author><name>{escape(it.get('author', ''))}</name></author>"]
+        out += [
+            f"<entry{lang}>",
+            f"<title>{escape(it['title'])}</title>",
+            f'<link rel="alternate" href="{escape(it["url"])}"/>',
+            f"<id>{escape(it['guid'])}</id>",
+            f"<published>{escape(it['published'])}</published>",
+            f"<updated>{escape(it['published'])}</updated>",
+            f"<author><name>{escape(it.get('author', ''))}</name></author>",
+        ]
         if it.get("text"):
             paras = "".join(f"<p>{html.escape(p)}</p>" for p in it["text"].strip().splitlines() if p.strip())
             out.append(f'<content type="html">{escape(paras)}</content>')
@@ -141,15 +167,25 @@ def build(seeds: Path) -> None:
         ext = "atom" if meta["format"] == "atom" else "rss"
         (HERE / "feeds" / f"{feed}.{ext}").write_text(body, encoding="utf-8")
         outlet, country, language = FEED_META[feed]
-        sources.append({"name": f"sample-{feed}", "url": f"feeds/{feed}.{ext}",
-                        "outlet": outlet, "country": country, "language": language})
+        sources.append(
+            {
+                "name": f"sample-{feed}",
+                "url": f"feeds/{feed}.{ext}",
+                "outlet": outlet,
+                "country": country,
+                "language": language,
+            }
+        )
     (HERE / "feeds" / "pages").mkdir(exist_ok=True)
     for name, (_declared, actual, text) in PAGES.items():
         (HERE / "feeds" / "pages" / name).write_bytes(text.encode(actual))
-    header = ("# The bundled sample corpus: what `sinoscope ingest --once` reads with no configuration.\n"
-              "# Generated by `python -m ingest.samples.build`; URLs are relative to this file.\n")
+    header = (
+        "# The bundled sample corpus: what `sinoscope ingest --once` reads with no configuration.\n"
+        "# Generated by `python -m ingest.samples.build`; URLs are relative to this file.\n"
+    )
     (HERE / "sources.yaml").write_text(
-        header + yaml.safe_dump({"sources": sources}, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        header + yaml.safe_dump({"sources": sources}, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
     print(f"wrote {len(sources)} feeds, {sum(map(len, per_feed.values()))} entries, {len(PAGES)} pages")
 
 

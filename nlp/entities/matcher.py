@@ -27,13 +27,17 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # before it only, and a Latin name may be followed by Hangul
 _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 _BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9\u00C0-\u024F])|[。！？!?]+[”’」』]?|\n+")
-_ABBREV = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Gen|Sen|Rep|Gov|Co|Corp|Inc|Ltd|No|vs|Jan|Feb|Mar|Apr|Jun|Jul|"
-                     r"Aug|Sep|Sept|Oct|Nov|Dec)|\b[A-Z]|\b(?:U\.S|U\.K|E\.U|U\.N))\.$")
+_ABBREV = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Gen|Sen|Rep|Gov|Co|Corp|Inc|Ltd|No|vs|Jan|Feb|Mar|Apr|Jun|Jul|"
+    r"Aug|Sep|Sept|Oct|Nov|Dec)|\b[A-Z]|\b(?:U\.S|U\.K|E\.U|U\.N))\.$"
+)
 BLOCK = "__block__"
 UNCUED = "__uncued__"  # an ambiguous alias without a cue: kept only inside a list of its own kind
 # a list separator between two names: "Mengniu, Yili, and Yashili", "NYD, Chirey, Omoda y JMC", "华为、小米"
-_LIST_GAP = re.compile(r"^\s*(?:(?:,|、|，|;)\s*(?:and|or|und|oder|et|ou|y|o|e|및|와|과)?|and|or|und|oder|et|ou|y|o|e|"
-                       r"및|와|과|和|及|与|與)\s*$")
+_LIST_GAP = re.compile(
+    r"^\s*(?:(?:,|、|，|;)\s*(?:and|or|und|oder|et|ou|y|o|e|및|와|과)?|and|or|und|oder|et|ou|y|o|e|"
+    r"및|와|과|和|及|与|與)\s*$"
+)
 
 
 def _width(c: str) -> str:
@@ -83,8 +87,15 @@ class Mention:
     sense: str | None = None  # "government" (a capital standing for the state), "in-name:<kind>" (Canton Fair)
 
     def as_dict(self) -> dict:
-        out = {"entity_id": self.entity_id, "name": self.name, "type": self.type, "text": self.text,
-               "start": self.start, "end": self.end, "sentence": self.sentence}
+        out = {
+            "entity_id": self.entity_id,
+            "name": self.name,
+            "type": self.type,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "sentence": self.sentence,
+        }
         if self.sense:
             out["sense"] = self.sense
         return out
@@ -98,7 +109,7 @@ class Sentences:
         self.text = text
         ends = []
         for m in _BOUNDARY.finditer(text):
-            if m.group(0)[0] == "." and _ABBREV.search(text[max(0, m.start() - 6):m.start() + 1]):
+            if m.group(0)[0] == "." and _ABBREV.search(text[max(0, m.start() - 6) : m.start() + 1]):
                 continue
             ends.append(m.end())
         self.bounds = [0, *ends, len(text)]
@@ -136,7 +147,7 @@ class MentionFinder:
         self.automaton.make_automaton()
         self._zh_words = {a.text for e in catalogue.entities.values() for a in e.aliases if _CJK.search(a.text)}
 
-    @lru_cache(maxsize=1)
+    @lru_cache(maxsize=1)  # noqa: B019 (one finder per process; the tokenizer lives as long as it)
     def _jieba(self):
         import logging
 
@@ -199,12 +210,24 @@ class MentionFinder:
             alias, sense = chosen
             entity = self.catalogue[alias.entity_id]
             sentence, sentence_start = sentences.sentence(start, end)
-            mentions.append(Mention(entity.id, entity.name, entity.type, text[start:end], start, end,
-                                    sentence, sentence_start, alias.kind, sense))
+            mentions.append(
+                Mention(
+                    entity.id,
+                    entity.name,
+                    entity.type,
+                    text[start:end],
+                    start,
+                    end,
+                    sentence,
+                    sentence_start,
+                    alias.kind,
+                    sense,
+                )
+            )
         mentions.sort(key=lambda m: m.start)
         self._listed(text, uncued, taken, mentions, sentences)
         for m, nxt in zip(mentions, mentions[1:]):  # Qingdao Haier, Wuliangye Yibin: the company's name
-            if text[m.end:nxt.start] == " " and {m.type, nxt.type} == {"city", "brand"}:
+            if text[m.end : nxt.start] == " " and {m.type, nxt.type} == {"city", "brand"}:
                 city = m if m.type == "city" else nxt
                 city.sense = city.sense or "in-name:company"
         return mentions
@@ -215,7 +238,7 @@ class MentionFinder:
             return BLOCK
         matched = text[start:end]
         zh = bool(_CJK.match(matched[0]) or _HANGUL.match(matched[0]))  # no letter case; cues as substrings
-        before, after = text[max(0, start - 40):start], text[end:end + 40]
+        before, after = text[max(0, start - 40) : start], text[end : end + 40]
         lo, hi = sentences.around(start, end)
         sentence = text[lo:hi]
         candidates: list[Alias] = []
@@ -263,12 +286,28 @@ class MentionFinder:
                     uncued.remove(span)
                     continue
                 entity = self.catalogue[alias.entity_id]
-                if not any(m.type == entity.type and (_LIST_GAP.match(text[m.end:start]) or _LIST_GAP.match(text[end:m.start]))
-                           for m in mentions if m.end <= start or m.start >= end):
+                if not any(
+                    m.type == entity.type
+                    and (_LIST_GAP.match(text[m.end : start]) or _LIST_GAP.match(text[end : m.start]))
+                    for m in mentions
+                    if m.end <= start or m.start >= end
+                ):
                     continue
                 sentence, sentence_start = sentences.sentence(start, end)
-                mentions.append(Mention(entity.id, entity.name, entity.type, text[start:end], start, end,
-                                        sentence, sentence_start, alias.kind, None))
+                mentions.append(
+                    Mention(
+                        entity.id,
+                        entity.name,
+                        entity.type,
+                        text[start:end],
+                        start,
+                        end,
+                        sentence,
+                        sentence_start,
+                        alias.kind,
+                        None,
+                    )
+                )
                 taken.append((start, end))
                 uncued.remove(span)
                 grew = True

@@ -23,23 +23,71 @@ from __future__ import annotations
 import re
 
 BLOCKERS = [
-    "Nanjing Road", "Nanking Road", "Beijing Road", "Peking Road", "Canton Road", "Shanghai Street",
-    "Chang'an Avenue", "Changan Avenue", "Chang'an Street", "Suzhou Creek", "Suzhou River", "Hangzhou Bay",
-    "People's Bank of China", "Great Wall of China", "the Great Wall", "Great Wall Street",
-    "Medal of Honor", "Legion of Honor", "Honor Guard", "Honor Roll", "in vivo", "ex vivo", "In vivo",
-    "Peking University", "Peking Union", "Peking duck", "Peking opera", "Peking Man", "Canton of",
-    "Lanzhou noodles", "Lanzhou beef noodles", "Lanzhou ramen", "Yangzhou fried rice", "Hami melon",
-    "Jinhua ham", "Shaoxing wine", "Hong Kong-style", "Macau-style",
-    "Amoy Gardens", "Amoy sauce", "Beijing time", "北京时间", "北京時間",
-    "Bank of England", "JD Vance", "JD Sports", "J.D. Vance", "JD Wetherspoon", "MG Rover",
-    "南京路", "南京东路", "南京西路", "长安街", "北京路", "万里长城", "中国人民银行", "小米粥", "美的风景",
+    "Nanjing Road",
+    "Nanking Road",
+    "Beijing Road",
+    "Peking Road",
+    "Canton Road",
+    "Shanghai Street",
+    "Chang'an Avenue",
+    "Changan Avenue",
+    "Chang'an Street",
+    "Suzhou Creek",
+    "Suzhou River",
+    "Hangzhou Bay",
+    "People's Bank of China",
+    "Great Wall of China",
+    "the Great Wall",
+    "Great Wall Street",
+    "Medal of Honor",
+    "Legion of Honor",
+    "Honor Guard",
+    "Honor Roll",
+    "in vivo",
+    "ex vivo",
+    "In vivo",
+    "Peking University",
+    "Peking Union",
+    "Peking duck",
+    "Peking opera",
+    "Peking Man",
+    "Canton of",
+    "Lanzhou noodles",
+    "Lanzhou beef noodles",
+    "Lanzhou ramen",
+    "Yangzhou fried rice",
+    "Hami melon",
+    "Jinhua ham",
+    "Shaoxing wine",
+    "Hong Kong-style",
+    "Macau-style",
+    "Amoy Gardens",
+    "Amoy sauce",
+    "Beijing time",
+    "北京时间",
+    "北京時間",
+    "Bank of England",
+    "JD Vance",
+    "JD Sports",
+    "J.D. Vance",
+    "JD Wetherspoon",
+    "MG Rover",
+    "南京路",
+    "南京东路",
+    "南京西路",
+    "长安街",
+    "北京路",
+    "万里长城",
+    "中国人民银行",
+    "小米粥",
+    "美的风景",
 ]
 
 SECTOR_CUES = {
     "electronics": "phone phones smartphone smartphones handset handsets foldable laptop laptops tablet device devices "
-                   "chip chips launch launched launches unveiled model models brand shipments market",
+    "chip chips launch launched launches unveiled model models brand shipments market",
     "autos": "car cars carmaker carmakers automaker automakers EV EVs electric vehicle vehicles SUV SUVs sedan "
-             "hatchback dealer dealers dealership factory plant models brand sales deliveries tariffs",
+    "hatchback dealer dealers dealership factory plant models brand sales deliveries tariffs",
     "appliances": "appliance appliances fridge refrigerator washing air-conditioner air conditioner TV TVs brand",
     "internet": "app apps platform users online company shares",
     "e-commerce": "online shoppers platform app retailer sellers orders",
@@ -53,18 +101,20 @@ SECTOR_CUES = {
 # in a non-English sentence needs a cue too, and English cues never appear there
 SECTOR_CUES_OTHER = {
     "electronics": "Handy Smartphone Smartphones téléphone smartphone smartphones teléfono teléfonos móvil móviles "
-                   "telefono telefoni cellulare celular celulares marca marque Marke Hersteller fabricant fabricante "
-                   "スマホ スマートフォン 端末 스마트폰 휴대폰",
+    "telefono telefoni cellulare celular celulares marca marque Marke Hersteller fabricant fabricante "
+    "スマホ スマートフォン 端末 스마트폰 휴대폰",
     "autos": "Auto Autos Fahrzeug Fahrzeuge Elektroauto Elektroautos Autobauer Hersteller Marke Modell voiture voitures "
-             "véhicule véhicules constructeur marque modèle coche coches vehículo vehículos automóvil automotriz "
-             "fabricante marca modelo auto veicolo veicoli casa automobilistica carro carros veículo veículos "
-             "montadora 車 自動車 電気自動車 EV 자동차 전기차 완성차",
+    "véhicule véhicules constructeur marque modèle coche coches vehículo vehículos automóvil automotriz "
+    "fabricante marca modelo auto veicolo veicoli casa automobilistica carro carros veículo veículos "
+    "montadora 車 自動車 電気自動車 EV 자동차 전기차 완성차",
     "e-commerce": "Online-Händler Plattform plateforme plataforma piattaforma commerce électronique comercio "
-                  "electrónico 通販 電子商取引 이커머스 쇼핑",
+    "electrónico 通販 電子商取引 이커머스 쇼핑",
     "food & beverage": "Getränk bière boisson bebida cerveza bevanda birra bebida cerveja 飲料 ビール 음료 맥주",
 }
-ZH_CUES = ("公司 集团 品牌 手机 汽车 新车 电动车 股价 股票 上市 发布 推出 销量 市场 门店 产品 电器 空调 "
-           "冰箱 科技 雷军 车型 工厂 用户 订单 营收 财报").split()
+ZH_CUES = (
+    "公司 集团 品牌 手机 汽车 新车 电动车 股价 股票 上市 发布 推出 销量 市场 门店 产品 电器 空调 "
+    "冰箱 科技 雷军 车型 工厂 用户 订单 营收 财报"
+).split()
 
 _AFTER_STREET = re.compile(r"^\s*(?:Road|Rd\b|Street|St\b|Avenue|Ave\b|Lu\b|Boulevard|Blvd\b|Creek)", re.I)
 _AFTER_PROVINCE = re.compile(r"^\s*(?:province|Province|prefecture)\b")
@@ -72,46 +122,77 @@ _AFTER_FOOD = re.compile(r"^\s*(?:duck|noodles?|ramen|fried rice|melon|ham\b|ope
 _AFTER_FOREIGN = re.compile(
     r"^,?\s+(?:Ohio|Georgia|Michigan|Massachusetts|Mass\.|Mississippi|Connecticut|Illinois|New York|N\.Y\.|Texas|"
     r"South Dakota|North Carolina|Missouri|Kentucky|Maine|Oklahoma|Pennsylvania|South Korea|Korea|Gyeonggi|"
-    r"Taiwan|Japan|Malaysia|Indonesia|Philippines|Vietnam)\b")
+    r"Taiwan|Japan|Malaysia|Indonesia|Philippines|Vietnam)\b"
+)
 _ZH_AFTER = re.compile(r"^(?:路|街|大道|省|区|區)")
-_CAR = re.compile(r"\b(?:Automobile|Auto|Motors?|Ford|Mazda|Deepal|Avatr|car|cars|carmakers?|automakers?|EVs?|"
-                  r"electric|vehicles?|SUVs?|sedans?|dealers?|factory|plant)\b", re.I)
-_HISTORY = re.compile(r"\b(?:ancient|Tang|Han|Qin|Zhou|dynasty|dynasties|Silk Road|imperial|emperors?|"
-                      r"capital of|centuries|century|BC|AD|walled|Xi'an)\b")
+_CAR = re.compile(
+    r"\b(?:Automobile|Auto|Motors?|Ford|Mazda|Deepal|Avatr|car|cars|carmakers?|automakers?|EVs?|"
+    r"electric|vehicles?|SUVs?|sedans?|dealers?|factory|plant)\b",
+    re.I,
+)
+_HISTORY = re.compile(
+    r"\b(?:ancient|Tang|Han|Qin|Zhou|dynasty|dynasties|Silk Road|imperial|emperors?|"
+    r"capital of|centuries|century|BC|AD|walled|Xi'an)\b"
+)
 _BEER = re.compile(r"^\s*(?:beer|beers|brewery|Brewery|brewer|lager|bottles?)\b", re.I)
-_CITY_BEFORE = re.compile(r"\b(?:in|at|to|from|near|port of|city of|occupied|German|Germans|known as|called|named)\s+$",
-                          re.I)
+_CITY_BEFORE = re.compile(
+    r"\b(?:in|at|to|from|near|port of|city of|occupied|German|Germans|known as|called|named)\s+$", re.I
+)
 _CITY_AFTER = re.compile(r"^,\s*(?:China|Shandong)\b")
 
 # a city followed (after at most three capitalised words) by the head noun of a proper name
 _NAME_WORDS = r"(?:\s+(?:[A-Z0-9][\w'’.&-]*|of|and|for|&))*?"
-IN_NAME_AFTER = [(kind, re.compile(r"^" + _NAME_WORDS + r"\s+(?:" + heads + r")\b")) for kind, heads in (
-    ("institution", r"University|College|Institute|Academy|Hospital|Museum|Zoo|Library|Conservatory|Observatory|"
-                    r"School|Municipal|Commission|Bureau|Court|Customs|Administration|Authority|Consulate|Embassy"),
-    ("media", r"Daily|Evening News|News|Times|Post|Herald|Radio|Television|TV|Broadcasting|Weekly|Gazette|"
-              r"Today|Journal|Observer|Review|Magazine"),
-    ("exchange", r"Stock Exchange|Exchange|Futures Exchange|Stock Connect|Hang Seng|Index|[Ss]tock [Ee]xchanges?"),
-    ("event", r"Fair|Expo|Festival|Auto Show|Motor Show|Air Show|Airshow|Marathon|Olympics|Olympic Games|Games|"
-              r"Biennale|Film Festival|Book Fair|Fashion Week|Masters|Open|Summit|Forum|Massacre|Incident|"
-              r"Agreement|Accord|Treaty|Declaration|Consensus|Protocol|Convention"),
-    ("building", r"International Airport|Airport|Railway Station|Station|Tower|Stadium|Disneyland|Disney Resort|"
-                 r"Free Trade Zone|FTZ|Pilot Free Trade Zone|Center|Centre"),
-    ("company", r"Automobile|Automotive|Motors?|Airlines?|Airways|Group|Holdings?|Co\b|Co\.|Corp\b|Corp\.|"
-                r"Corporation|Company|Ltd|Limited|Inc\b|Pharmaceuticals?|Technolog(?:y|ies)|Electric|Electronics|"
-                r"Industr(?:y|ies)|Investment|Securities|Steel|Shipyard|Metro|Subway|Port Group|Brewery|FC|F\.C\."),
-)] + [("currency", re.compile(r"^\s+(?:dollars?|Dollars?|\$)"))]
-IN_NAME_BEFORE = re.compile(r"\b(?:(?P<event>Treaty|Convention|Battle|Siege)|University|Bank|Museum|Academy|Institute|"
-                            r"Polytechnic University|Port Authority) of\s+$")
+IN_NAME_AFTER = [
+    (kind, re.compile(r"^" + _NAME_WORDS + r"\s+(?:" + heads + r")\b"))
+    for kind, heads in (
+        (
+            "institution",
+            r"University|College|Institute|Academy|Hospital|Museum|Zoo|Library|Conservatory|Observatory|"
+            r"School|Municipal|Commission|Bureau|Court|Customs|Administration|Authority|Consulate|Embassy",
+        ),
+        (
+            "media",
+            r"Daily|Evening News|News|Times|Post|Herald|Radio|Television|TV|Broadcasting|Weekly|Gazette|"
+            r"Today|Journal|Observer|Review|Magazine",
+        ),
+        ("exchange", r"Stock Exchange|Exchange|Futures Exchange|Stock Connect|Hang Seng|Index|[Ss]tock [Ee]xchanges?"),
+        (
+            "event",
+            r"Fair|Expo|Festival|Auto Show|Motor Show|Air Show|Airshow|Marathon|Olympics|Olympic Games|Games|"
+            r"Biennale|Film Festival|Book Fair|Fashion Week|Masters|Open|Summit|Forum|Massacre|Incident|"
+            r"Agreement|Accord|Treaty|Declaration|Consensus|Protocol|Convention",
+        ),
+        (
+            "building",
+            r"International Airport|Airport|Railway Station|Station|Tower|Stadium|Disneyland|Disney Resort|"
+            r"Free Trade Zone|FTZ|Pilot Free Trade Zone|Center|Centre",
+        ),
+        (
+            "company",
+            r"Automobile|Automotive|Motors?|Airlines?|Airways|Group|Holdings?|Co\b|Co\.|Corp\b|Corp\.|"
+            r"Corporation|Company|Ltd|Limited|Inc\b|Pharmaceuticals?|Technolog(?:y|ies)|Electric|Electronics|"
+            r"Industr(?:y|ies)|Investment|Securities|Steel|Shipyard|Metro|Subway|Port Group|Brewery|FC|F\.C\.",
+        ),
+    )
+] + [("currency", re.compile(r"^\s+(?:dollars?|Dollars?|\$)"))]
+IN_NAME_BEFORE = re.compile(
+    r"\b(?:(?P<event>Treaty|Convention|Battle|Siege)|University|Bank|Museum|Academy|Institute|"
+    r"Polytechnic University|Port Authority) of\s+$"
+)
 # inside a company's name after its other words: "LMC Automotive Shanghai", "Cosco Shipping Tanker (Dalian) Co"
 _AFTER_COMPANY_WORD = re.compile(r"\b(?:Automotive|Motors?|Shipping|Capital|Securities|Partners|Holdings)\s+$")
 _PARENTHESISED = (re.compile(r"\(\s*$"), re.compile(r"^\s*\)\s+[A-Z]"))
 # a hyphenated chain of places naming a route or crossing: the Hefei-Fuzhou high-speed railway,
 # the Hong Kong-Zhuhai-Macau Bridge, Ningbo-Zhoushan port
-_ROUTE_HEAD = re.compile(r"^(?:[-‐–][A-Z][\w'’]*(?:\s[A-Z][\w'’]*)?)*\s+(?:high-speed\s+)?(?:rail(?:way)?|Railway|Rail|"
-                         r"[Bb]ridge|[Ee]xpressway|[Hh]ighway|[Ll]ine|[Pp]ipeline|[Cc]anal|[Pp]ort|[Cc]orridor)\b")
-IN_NAME_ZH = re.compile(r"^(?:[\u4e00-\u9fff](?<!的)){0,4}?(?:大学|大學|日报|日報|晚报|晚報|时报|時報|商报|青年报|青年報|"
-                        r"电视台|電視台|证券交易所|證券交易所|交易所|车展|車展|博览会|博覽會|交易会|交易會|马拉松|馬拉松|"
-                        r"奥运会|奧運會|机场|機場|地铁|地鐵|啤酒节|啤酒節|电影节|電影節)")
+_ROUTE_HEAD = re.compile(
+    r"^(?:[-‐–][A-Z][\w'’]*(?:\s[A-Z][\w'’]*)?)*\s+(?:high-speed\s+)?(?:rail(?:way)?|Railway|Rail|"
+    r"[Bb]ridge|[Ee]xpressway|[Hh]ighway|[Ll]ine|[Pp]ipeline|[Cc]anal|[Pp]ort|[Cc]orridor)\b"
+)
+IN_NAME_ZH = re.compile(
+    r"^(?:[\u4e00-\u9fff](?<!的)){0,4}?(?:大学|大學|日报|日報|晚报|晚報|时报|時報|商报|青年报|青年報|"
+    r"电视台|電視台|证券交易所|證券交易所|交易所|车展|車展|博览会|博覽會|交易会|交易會|马拉松|馬拉松|"
+    r"奥运会|奧運會|机场|機場|地铁|地鐵|啤酒节|啤酒節|电影节|電影節)"
+)
 
 
 def in_name(before: str, after: str, zh: bool) -> str | None:
@@ -135,10 +216,12 @@ GOVERNMENT_AFTER = re.compile(
     r"ambitions?|influence|officials|authorities|rule)|\s+(?:said|says|has|have|had|accused|accuses|warned|warns|"
     r"urged|urges|denied|denies|condemned|condemns|responded|retaliated|imposed|insisted|insists|wants|announced|"
     r"claims|claimed|rejected|protested|vowed|pledged|hit back|is pushing|has been|sees|views|would|will|could|"
-    r"may|might|must|sought|seeks|opposes|opposed|approved|blocked|banned|restricted|sanctioned))\b")
+    r"may|might|must|sought|seeks|opposes|opposed|approved|blocked|banned|restricted|sanctioned))\b"
+)
 GOVERNMENT_BEFORE = re.compile(
     r"(?:\b(?:Washington|Tokyo|Moscow|Brussels|London|Taipei|Canberra|New Delhi|Delhi|Seoul|Paris|Berlin|Ottawa|"
-    r"Manila|Hanoi) and|\b(?:between|with|to|from|against|by|toward|towards) (?:Washington and )?)\s*$")
+    r"Manila|Hanoi) and|\b(?:between|with|to|from|against|by|toward|towards) (?:Washington and )?)\s*$"
+)
 
 
 def has_cue(sentence: str, cues: tuple[str, ...] | list[str], sector: str | None, zh: bool) -> bool:

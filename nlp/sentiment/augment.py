@@ -41,6 +41,12 @@ def variants(rows: list[dict], names: list[str], seed: int = 0, swap: float = 0.
         if target[:1].isupper() and rng.random() < swap:
             target = rng.choice(names)
         before, after = _drop(s[:a], rng, drop, -1), _drop(s[b:], rng, drop, 0)
-        out.append({"sentence": before + target + after, "from": len(before), "to": len(before) + len(target),
-                    "mention": target})
+        out.append(
+            {
+                "sentence": before + target + after,
+                "from": len(before),
+                "to": len(before) + len(target),
+                "mention": target,
+            }
+        )
     return out

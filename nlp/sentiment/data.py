@@ -23,7 +23,7 @@ def load_newsmtsc(data_dir: Path | None, split: str) -> list[dict]:
         for n, line in enumerate(fh, 1):
             if line.strip():
                 row = json.loads(line)
-                if row["sentence"][row["from"]:row["to"]] != row["mention"]:
+                if row["sentence"][row["from"] : row["to"]] != row["mention"]:
                     raise ValueError(f"{path}:{n}: offsets do not match the mention")
                 rows.append(row)
     return rows

@@ -10,7 +10,7 @@ set (``../shared/data/citybrand``): its annotation is per entity and passage, ex
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .model import MARK
 
@@ -24,8 +24,9 @@ def entity_input(mentions: Sequence) -> tuple[str, list[tuple[int, int]]]:
     ``sentence_start``, ``start``, ``end``), sentences in text order, the first ones kept."""
     by_sentence: dict[tuple[int, str], list[tuple[int, int]]] = {}
     for m in mentions:
-        by_sentence.setdefault((m.sentence_start, m.sentence), []).append((m.start - m.sentence_start,
-                                                                           m.end - m.sentence_start))
+        by_sentence.setdefault((m.sentence_start, m.sentence), []).append(
+            (m.start - m.sentence_start, m.end - m.sentence_start)
+        )
     text, spans = "", []
     for (_, sentence), found in sorted(by_sentence.items()):
         first, last = min(a for a, _ in found), max(b for _, b in found)
@@ -64,8 +65,12 @@ def citybrand_items(rows: list[dict], finder, languages: set[str] | None = None)
         for g in row["entities"]:
             if g["sentiment"] not in LABEL_INDEX:
                 continue
-            hits = [m for (t, name), ms in groups.items() if t == g["type"] and (
-                same(g["name"], name) or any(norm(x.text) == norm(g["name"]) for x in ms)) for m in ms]
+            hits = [
+                m
+                for (t, name), ms in groups.items()
+                if t == g["type"] and (same(g["name"], name) or any(norm(x.text) == norm(g["name"]) for x in ms))
+                for m in ms
+            ]
             if hits:
                 items.append((entity_input(sorted(hits, key=lambda m: m.start)), LABEL_INDEX[g["sentiment"]]))
     return items

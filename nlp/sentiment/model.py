@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -84,7 +84,8 @@ class TargetClassifier(torch.nn.Module):
 def load_backbone(path: Path | None = None):
     """An encoder (default: the packaged MiniLM; the teacher passes its own directory) with a
     fresh head (for training), and its tokenizer."""
-    from transformers import AutoModel, AutoTokenizer, logging as hf_logging
+    from transformers import AutoModel, AutoTokenizer
+    from transformers import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -104,8 +105,14 @@ def encode(tokenizer, items: Sequence[tuple], device: str = "cpu") -> dict:
     items: (marked text, target start, target end), or (marked text, [(start, end), ...]) for a
     target named several times (an entity's mentions in one article), as character offsets."""
     texts, spans = zip(*(spans_of(x) for x in items)) if items else ((), ())
-    enc = tokenizer(list(texts), padding=True, truncation=True, max_length=MAX_LENGTH,
-                    return_offsets_mapping=True, return_tensors="pt")
+    enc = tokenizer(
+        list(texts),
+        padding=True,
+        truncation=True,
+        max_length=MAX_LENGTH,
+        return_offsets_mapping=True,
+        return_tensors="pt",
+    )
     offsets = enc.pop("offset_mapping")
     starts, ends = offsets[..., 0], offsets[..., 1]
     width = max(len(s) for s in spans) if spans else 1
@@ -228,7 +235,8 @@ def for_inference(model: torch.nn.Module, precision: str) -> torch.nn.Module:
         return model.to(torch.bfloat16)
     if precision == "int8":
         return torch.ao.quantization.quantize_dynamic(
-            model, {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8)
+            model, {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8
+        )
     return model
 
 
@@ -270,7 +278,7 @@ class TargetSentimentModel:
         order = sorted(range(len(inputs)), key=lambda i: len(inputs[i][0]))
         out: list[Prediction | None] = [None] * len(inputs)
         for i in range(0, len(order), batch_size):
-            idx = order[i:i + batch_size]
+            idx = order[i : i + batch_size]
             enc = encode(self.tokenizer, [inputs[j] for j in idx])
             probs = sum(torch.softmax(m(**enc).float(), dim=-1) for m in self.members) / len(self.members)
             for j, p in zip(idx, probs.tolist()):

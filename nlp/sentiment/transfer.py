@@ -12,10 +12,42 @@ from __future__ import annotations
 import random
 import re
 
-SPAN = re.compile(r"\b(?:[A-Z][\w’'.-]*[a-z][\w’'.-]*|[A-Z]{2,})"
-                  r"(?:\s+(?:of\s+|the\s+|de\s+)?(?:[A-Z][\w’'.-]*|[A-Z]{2,}))*")
-SKIP = {"The", "A", "An", "In", "On", "But", "And", "He", "She", "It", "They", "We", "I", "This", "That",
-        "There", "If", "As", "At", "For", "When", "While", "After", "So", "Yet", "Or", "What", "Mr", "Mrs", "Ms"}
+SPAN = re.compile(
+    r"\b(?:[A-Z][\w’'.-]*[a-z][\w’'.-]*|[A-Z]{2,})"
+    r"(?:\s+(?:of\s+|the\s+|de\s+)?(?:[A-Z][\w’'.-]*|[A-Z]{2,}))*"
+)
+SKIP = {
+    "The",
+    "A",
+    "An",
+    "In",
+    "On",
+    "But",
+    "And",
+    "He",
+    "She",
+    "It",
+    "They",
+    "We",
+    "I",
+    "This",
+    "That",
+    "There",
+    "If",
+    "As",
+    "At",
+    "For",
+    "When",
+    "While",
+    "After",
+    "So",
+    "Yet",
+    "Or",
+    "What",
+    "Mr",
+    "Mrs",
+    "Ms",
+}
 
 
 def name_targets(rows: list[dict], per_sentence: int = 2, seed: int = 0) -> list[dict]:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
+
+from sinoscope.core.redact import redact
 
 from . import swings
 from .log import AlertLog
-from sinoscope.redact import redact
-
 from .webhook import DeliveryError, Sender, Target
 
 log = logging.getLogger("sinoscope.alerts")
@@ -30,24 +30,33 @@ class PassResult:
     gave_up: int = 0
 
     def as_dict(self) -> dict:
-        return {"evaluated": self.evaluated, "fired": [{k: a[k] for k in ("id", "entity_id", "name", "kind")}
-                                                       for a in self.fired],
-                "suppressed": self.suppressed, "delivered": self.delivered,
-                "failed": [{"alert_id": a, "target": t, "error": e} for a, t, e in self.failed],
-                "gave_up": self.gave_up}
+        return {
+            "evaluated": self.evaluated,
+            "fired": [{k: a[k] for k in ("id", "entity_id", "name", "kind")} for a in self.fired],
+            "suppressed": self.suppressed,
+            "delivered": self.delivered,
+            "failed": [{"alert_id": a, "target": t, "error": e} for a, t, e in self.failed],
+            "gave_up": self.gave_up,
+        }
 
 
 def alert_id(entity_id: str, kind: str, window_end: datetime) -> str:
     """Stable per alert: the same swing detected twice in one hour gets the same id."""
-    key = f"{entity_id}|{kind}|{window_end.astimezone(timezone.utc):%Y-%m-%dT%H}"
+    key = f"{entity_id}|{kind}|{window_end.astimezone(UTC):%Y-%m-%dT%H}"
     return "alert-" + hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
 class AlertEngine:
-    def __init__(self, settings, alert_log: AlertLog, sender: Sender, names: dict[str, str],
-                 stats: Callable[[datetime, swings.Thresholds], list[swings.EntityStats]],
-                 stories: Callable[[str, datetime, datetime, bool], list[dict]],
-                 on_fired: Callable[[dict], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings,
+        alert_log: AlertLog,
+        sender: Sender,
+        names: dict[str, str],
+        stats: Callable[[datetime, swings.Thresholds], list[swings.EntityStats]],
+        stories: Callable[[str, datetime, datetime, bool], list[dict]],
+        on_fired: Callable[[dict], None] | None = None,
+    ) -> None:
         self.s = settings.alerts
         self.log, self.sender, self.names = alert_log, sender, names
         self.stats, self.stories = stats, stories
@@ -97,9 +106,13 @@ class AlertEngine:
         summary["signals"] = [s for s in summary["signals"] if s["kind"] in kinds]
         return {
             "id": alert_id(sw.entity_id, kind, sw.window_end),
-            "entity_id": sw.entity_id, "name": self.names.get(sw.entity_id, sw.entity_id), "type": sw.entity_type,
-            "kind": kind, "direction": {"sentiment_drop": "down", "sentiment_rise": "up"}.get(kind, "volume"),
-            "fired_at": now.astimezone(timezone.utc).isoformat(), **summary,
+            "entity_id": sw.entity_id,
+            "name": self.names.get(sw.entity_id, sw.entity_id),
+            "type": sw.entity_type,
+            "kind": kind,
+            "direction": {"sentiment_drop": "down", "sentiment_rise": "up"}.get(kind, "volume"),
+            "fired_at": now.astimezone(UTC).isoformat(),
+            **summary,
             "stories": self.stories(sw.entity_id, sw.window_start, sw.window_end, negative),
         }
 
@@ -114,14 +127,27 @@ class AlertEngine:
                 attempts = d["attempts"] + used
                 age = now - datetime.fromisoformat(d["fired_at"])
                 give_up = attempts >= self.s.max_attempts or age > timedelta(hours=self.s.give_up_after_h)
-                retry_at = None if give_up else now + timedelta(seconds=min(
-                    self.s.retry_base_s * 2 ** max(0, attempts // max(1, self.s.attempts_per_pass) - 1), 3600))
+                retry_at = (
+                    None
+                    if give_up
+                    else now
+                    + timedelta(
+                        seconds=min(
+                            self.s.retry_base_s * 2 ** max(0, attempts // max(1, self.s.attempts_per_pass) - 1), 3600
+                        )
+                    )
+                )
                 self.log.failed(d["alert_id"], d["target"], used, str(exc), now, retry_at)
                 res.failed.append((d["alert_id"], redact(d["target"]), str(exc)))
                 if give_up:
                     res.gave_up += 1
-                    log.error("alert %s to %s: gave up after %d attempts: %s (see `sinoscope alerts list`)",
-                              d["alert_id"], redact(d["target"]), attempts, exc)
+                    log.error(
+                        "alert %s to %s: gave up after %d attempts: %s (see `sinoscope alerts list`)",
+                        d["alert_id"],
+                        redact(d["target"]),
+                        attempts,
+                        exc,
+                    )
                 continue
             self.log.delivered(d["alert_id"], d["target"], used, now)
             res.delivered += 1

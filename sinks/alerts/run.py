@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from sinoscope.settings import Settings
+from sinoscope.core.settings import Settings
 
 from .engine import AlertEngine, PassResult
 from .log import AlertLog
@@ -27,29 +27,35 @@ def sender(settings: Settings) -> Sender:
     return Sender(secret, timeout_s=a.timeout_s, attempts=a.attempts_per_pass, backoff_s=a.backoff_s)
 
 
-def alert_pass(settings: Settings, webhooks: list[str] | None = None, now: datetime | None = None,
-               detect: bool = True) -> PassResult:
+def alert_figures(settings: Settings):
+    """The swing figures, stories and alert history of the store the settings name."""
+    if settings.sink.kind == "elasticsearch":
+        from ..elastic.alerts import ElasticAlerts
+
+        return ElasticAlerts.from_settings(settings)
+    from ..duckdb.alerts import DuckDBAlerts
+
+    return DuckDBAlerts(settings.path("store.duckdb"), settings.path("alerts.sqlite"))
+
+
+def alert_pass(
+    settings: Settings, webhooks: list[str] | None = None, now: datetime | None = None, detect: bool = True
+) -> PassResult:
     """One pass: swings in the store -> the alert log -> webhooks. ``detect=False`` only
     delivers what is pending (e.g. after a restart)."""
     from nlp.entities.catalogue import load_catalogue
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     names = {e.id: e.name for e in load_catalogue(settings.nlp.catalogues).entities.values()}
     alert_log = AlertLog(settings.path("alerts.sqlite"))
     send = sender(settings)
     closers = [alert_log.close, send.close]
     try:
-        if settings.sink.kind == "elasticsearch":
-            from .elastic import ElasticAlerts
-
-            backend = ElasticAlerts.from_settings(settings)
-        else:
-            from .embedded import EmbeddedAlerts
-
-            backend = EmbeddedAlerts(settings.path("store.duckdb"))
+        backend = alert_figures(settings)
         closers.append(backend.close)
-        engine = AlertEngine(settings, alert_log, send, names, backend.stats, backend.stories,
-                             on_fired=backend.record_alert)
+        engine = AlertEngine(
+            settings, alert_log, send, names, backend.stats, backend.stories, on_fired=backend.record_alert
+        )
         if detect:
             return engine.run(now, targets(settings, webhooks))
         return engine.deliver(now)

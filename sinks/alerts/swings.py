@@ -4,7 +4,7 @@ For every tracked city or brand we compare the *current window* (default: the la
 a *baseline* (the 28 days before the window):
 
 - sentiment: a two-sample z-test on the mean article-level tone toward the entity (one per
-  article, ``sinoscope.tone``),
+  article, ``sinoscope.core.tone``),
   ``z = (mean_now - mean_base) / sqrt(var * (1/n_now + 1/n_base))`` with the baseline's variance
   (floored, so a baseline of near-identical scores cannot make a tiny shift look huge). A swing
   also needs a minimum absolute shift (default 0.3 on the [-1, 1] scale): significance alone on
@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 # the settings model lives with the settings, so that the core needs no stage package
-from sinoscope.settings import Thresholds
+from sinoscope.core.settings import Thresholds
 
 KINDS = ("sentiment_drop", "sentiment_rise", "volume_spike")
 
@@ -91,18 +91,29 @@ class Swing:
         base_days = (self.window_start - self.baseline_start).total_seconds() / 86400
         r = lambda v: round(v, 4) if v is not None else None  # noqa: E731
         return {
-            "window": {"start": self.window_start.isoformat(), "end": self.window_end.isoformat(),
-                       "hours": round(days * 24, 2)},
-            "baseline": {"start": self.baseline_start.isoformat(), "end": self.window_start.isoformat(),
-                         "mentions": self.baseline.mentions, "sentiment_mean": r(self.baseline.mean),
-                         "mentions_per_day": r(self.baseline.mentions / base_days if base_days else None),
-                         "active_days": len(self.baseline.days)},
-            "current": {"mentions": self.current.mentions, "stories": self.current.stories,
-                        "sentiment_mean": r(self.current.mean),
-                        "mentions_per_day": r(self.current.mentions / days if days else None)},
+            "window": {
+                "start": self.window_start.isoformat(),
+                "end": self.window_end.isoformat(),
+                "hours": round(days * 24, 2),
+            },
+            "baseline": {
+                "start": self.baseline_start.isoformat(),
+                "end": self.window_start.isoformat(),
+                "mentions": self.baseline.mentions,
+                "sentiment_mean": r(self.baseline.mean),
+                "mentions_per_day": r(self.baseline.mentions / base_days if base_days else None),
+                "active_days": len(self.baseline.days),
+            },
+            "current": {
+                "mentions": self.current.mentions,
+                "stories": self.current.stories,
+                "sentiment_mean": r(self.current.mean),
+                "mentions_per_day": r(self.current.mentions / days if days else None),
+            },
             "volume": self.current.mentions,
-            "signals": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(s).items()}
-                        for s in self.signals],
+            "signals": [
+                {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(s).items()} for s in self.signals
+            ],
         }
 
 
@@ -152,42 +163,5 @@ def detect(rows: list[EntityStats], thresholds_for, now: datetime) -> list[Swing
     return out
 
 
-def embedded_stats(conn, now: datetime, t: Thresholds, entity_ids: list[str] | None = None) -> list[EntityStats]:
-    """Window and baseline figures for every entity with mentions in the window (DuckDB store).
-    Syndicated copies count as mentions (each is coverage) but once as a story."""
-    b0, w0, w1 = periods(now, t)
-    return _from_rows(conn.execute(
-        "SELECT entity_id, any_value(entity_type), published >= ? AS cur, "
-        "strftime(published AT TIME ZONE 'UTC', '%Y-%m-%d') AS day, count(*), "
-        "sum(entity_score), sum(entity_score * entity_score), count(entity_score) "
-        "FROM mentions WHERE published >= ? AND published <= ? "
-        "AND (sense IS NULL OR sense <> 'government') "
-        "AND entity_id IN (SELECT DISTINCT entity_id FROM mentions WHERE published >= ? AND published <= ?) "
-        + ("AND entity_id IN (SELECT unnest(?)) " if entity_ids else "")
-        + "GROUP BY ALL",
-        [w0, b0, w1, w0, w1] + ([entity_ids] if entity_ids else [])).fetchall(), conn, w0, w1)
-
-
-def _from_rows(rows, conn, w0: datetime, w1: datetime) -> list[EntityStats]:
-    by: dict[str, EntityStats] = {}
-    for eid, etype, cur, day, n, s, ss, scored in rows:
-        st = by.setdefault(eid, EntityStats(eid, etype, Window(), Window()))
-        w = st.current if cur else st.baseline
-        w.mentions += n
-        w.sentiment_sum += s or 0.0
-        w.sentiment_sumsq += ss or 0.0
-        w.scored += scored
-        w.days[day] = w.days.get(day, 0) + n
-    # stories are distinct across the whole window, not per day
-    if by:
-        for eid, n in conn.execute(
-                "SELECT entity_id, count(DISTINCT coalesce(duplicate_of, article_id)) FROM mentions "
-                "WHERE published >= ? AND published <= ? AND entity_id IN (SELECT unnest(?)) "
-                "AND (sense IS NULL OR sense <> 'government') GROUP BY entity_id",
-                [w0, w1, list(by)]).fetchall():
-            by[eid].current.stories = n
-    return sorted(by.values(), key=lambda s: s.entity_id)
-
-
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -15,6 +15,7 @@ import httpx
 from tenacity import RetryError, retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from sinks.links import web_url
+from sinoscope.core.errors import RetryableError
 
 log = logging.getLogger("sinoscope.alerts")
 
@@ -22,7 +23,7 @@ SIGNATURE_HEADER = "X-Sinoscope-Signature"
 USER_AGENT = "Sinoscope-Alerts/0.1"
 
 
-class DeliveryError(RuntimeError):
+class DeliveryError(RetryableError, RuntimeError):
     """The receiver did not accept the alert (connection error or non-2xx status)."""
 
 
@@ -32,7 +33,7 @@ class Target:
     format: str = "json"  # json | slack
 
     @classmethod
-    def parse(cls, value) -> "Target":
+    def parse(cls, value) -> Target:
         """A URL (Slack incoming webhooks get the Slack format) or ``{url, format}``."""
         if isinstance(value, Target):
             return value
@@ -40,7 +41,7 @@ class Target:
             return cls(str(value["url"]), value.get("format") or _guess(str(value["url"])))
         value = str(value)
         if value.startswith("slack+"):
-            return cls(value[len("slack+"):], "slack")
+            return cls(value[len("slack+") :], "slack")
         return cls(value, _guess(value))
 
 
@@ -64,14 +65,21 @@ def encode(alert: dict, fmt: str = "json") -> bytes:
 
 
 def headline(alert: dict) -> str:
-    kind = {"sentiment_drop": "sentiment dropped", "sentiment_rise": "sentiment rose",
-            "volume_spike": "coverage spiked"}.get(alert["kind"], alert["kind"])
+    kind = {
+        "sentiment_drop": "sentiment dropped",
+        "sentiment_rise": "sentiment rose",
+        "volume_spike": "coverage spiked",
+    }.get(alert["kind"], alert["kind"])
     b, c = alert.get("baseline") or {}, alert.get("current") or {}
     if alert["kind"] == "volume_spike":
-        detail = f"{c.get('mentions')} mentions in {alert['window']['hours']:g} h vs {b.get('mentions_per_day')}/day before"
+        detail = (
+            f"{c.get('mentions')} mentions in {alert['window']['hours']:g} h vs {b.get('mentions_per_day')}/day before"
+        )
     else:
-        detail = (f"mean sentiment {c.get('sentiment_mean'):+.2f} over {c.get('mentions')} mentions in "
-                  f"{alert['window']['hours']:g} h vs {b.get('sentiment_mean'):+.2f} before")
+        detail = (
+            f"mean sentiment {c.get('sentiment_mean'):+.2f} over {c.get('mentions')} mentions in "
+            f"{alert['window']['hours']:g} h vs {b.get('sentiment_mean'):+.2f} before"
+        )
     return f"{alert['name']}: {kind} ({detail})"
 
 
@@ -88,20 +96,30 @@ def slack_payload(alert: dict) -> dict:
         url = web_url(s["url"])
         story = f"<{slack_text(url)}|{title}>" if url else title
         lines.append(f"• {story} ({slack_text(s['outlet'])}, {s['sentiment']:+.2f})")
-    return {"text": headline(alert), "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}],
-            "sinoscope_alert_id": alert["id"]}
+    return {
+        "text": headline(alert),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}],
+        "sinoscope_alert_id": alert["id"],
+    }
 
 
 class Sender:
     """Posts alerts; ``attempts`` tries per pass with exponential backoff between them."""
 
-    def __init__(self, secret: str | None, timeout_s: float = 10.0, attempts: int = 3,
-                 backoff_s: float = 1.0, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        secret: str | None,
+        timeout_s: float = 10.0,
+        attempts: int = 3,
+        backoff_s: float = 1.0,
+        client: httpx.Client | None = None,
+    ) -> None:
         self.secret = secret
         self.attempts = max(1, attempts)
         self.backoff_s = backoff_s
-        self.client = client or httpx.Client(timeout=timeout_s, follow_redirects=False,
-                                             headers={"User-Agent": USER_AGENT})
+        self.client = client or httpx.Client(
+            timeout=timeout_s, follow_redirects=False, headers={"User-Agent": USER_AGENT}
+        )
         self._warned = False
 
     def close(self) -> None:
@@ -127,9 +145,12 @@ class Sender:
         body = encode(alert, target.format)
         tries = {"n": 0}
 
-        @retry(stop=stop_after_attempt(self.attempts), reraise=False,
-               wait=wait_exponential(multiplier=self.backoff_s, max=max(self.backoff_s * 8, 0.01)),
-               retry=retry_if_exception_type(DeliveryError))
+        @retry(
+            stop=stop_after_attempt(self.attempts),
+            reraise=False,
+            wait=wait_exponential(multiplier=self.backoff_s, max=max(self.backoff_s * 8, 0.01)),
+            retry=retry_if_exception_type(DeliveryError),
+        )
         def attempt() -> None:
             tries["n"] += 1
             self._post_once(target, body, alert["id"])
@@ -146,13 +167,28 @@ class Sender:
 def sample_alert(now) -> dict:
     """What `sinoscope alerts test` sends: the real shape, marked as a test."""
     return {
-        "id": f"test-{now:%Y%m%dT%H%M%S}", "test": True, "entity_id": "city:chengdu", "name": "Chengdu", "type": "city",
-        "kind": "sentiment_drop", "direction": "down", "fired_at": now.isoformat(),
+        "id": f"test-{now:%Y%m%dT%H%M%S}",
+        "test": True,
+        "entity_id": "city:chengdu",
+        "name": "Chengdu",
+        "type": "city",
+        "kind": "sentiment_drop",
+        "direction": "down",
+        "fired_at": now.isoformat(),
         "window": {"start": now.isoformat(), "end": now.isoformat(), "hours": 48.0},
         "baseline": {"mentions": 120, "sentiment_mean": 0.21, "mentions_per_day": 4.3, "active_days": 28},
         "current": {"mentions": 14, "stories": 9, "sentiment_mean": -0.48, "mentions_per_day": 7.0},
-        "volume": 14, "signals": [{"kind": "sentiment_drop", "z": -6.1, "baseline": 0.21, "current": -0.48}],
-        "stories": [{"article_id": "sample", "url": "https://example.org/sample", "title": "A sample story",
-                     "outlet": "Example Times", "published": now.isoformat(), "sentiment": -0.7,
-                     "sentence": "This is a test alert from Sinoscope."}],
+        "volume": 14,
+        "signals": [{"kind": "sentiment_drop", "z": -6.1, "baseline": 0.21, "current": -0.48}],
+        "stories": [
+            {
+                "article_id": "sample",
+                "url": "https://example.org/sample",
+                "title": "A sample story",
+                "outlet": "Example Times",
+                "published": now.isoformat(),
+                "sentiment": -0.7,
+                "sentence": "This is a test alert from Sinoscope.",
+            }
+        ],
     }

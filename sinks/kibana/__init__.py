@@ -10,10 +10,12 @@ from pathlib import Path
 
 import httpx
 
+from sinoscope.core.errors import SinoscopeError
+
 SAVED_OBJECTS = Path(__file__).parent / "saved_objects.ndjson"
 
 
-class KibanaError(RuntimeError):
+class KibanaError(SinoscopeError, RuntimeError):
     """Kibana refused the import; the message lists what it said."""
 
 
@@ -21,16 +23,28 @@ def load_objects(path: Path = SAVED_OBJECTS) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def import_saved_objects(url: str, auth: tuple[str, str] | None = None, api_key: str | None = None,
-                         verify: bool = True, timeout_s: float = 30.0, path: Path = SAVED_OBJECTS) -> dict:
+def import_saved_objects(
+    url: str,
+    auth: tuple[str, str] | None = None,
+    api_key: str | None = None,
+    verify: bool = True,
+    timeout_s: float = 30.0,
+    path: Path = SAVED_OBJECTS,
+) -> dict:
     """POST the objects to /api/saved_objects/_import?overwrite=true (idempotent: ids are fixed)."""
     headers = {"kbn-xsrf": "sinoscope"}
     if api_key:
         headers["Authorization"] = f"ApiKey {api_key}"
     try:
-        resp = httpx.post(f"{url.rstrip('/')}/api/saved_objects/_import", params={"overwrite": "true"},
-                          files={"file": (path.name, path.read_bytes(), "application/ndjson")},
-                          headers=headers, auth=auth, verify=verify, timeout=timeout_s)
+        resp = httpx.post(
+            f"{url.rstrip('/')}/api/saved_objects/_import",
+            params={"overwrite": "true"},
+            files={"file": (path.name, path.read_bytes(), "application/ndjson")},
+            headers=headers,
+            auth=auth,
+            verify=verify,
+            timeout=timeout_s,
+        )
     except httpx.HTTPError as exc:
         raise KibanaError(f"Kibana at {url} unreachable: {type(exc).__name__}: {exc}") from exc
     if resp.status_code != 200:

@@ -4,19 +4,19 @@ the trend queries themselves so the report and the CLI can never disagree."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from elasticsearch import ApiError, TransportError
 
-from sinks.alerts.log import AlertLog
-from sinoscope.redact import redact
-from sinks.elastic_queries import open_queries
+from sinks.query import open_queries
+from sinoscope.core.errors import SinoscopeError
+from sinoscope.core.redact import redact
 
 MODEL_META = Path(__file__).resolve().parents[2] / "nlp" / "models" / "target_sentiment" / "meta.json"
 
 
-class ReportError(RuntimeError):
+class ReportError(SinoscopeError, RuntimeError):
     """The report cannot be built; the message says what to do."""
 
 
@@ -25,28 +25,26 @@ def model_card() -> dict:
         meta = json.loads(MODEL_META.read_text())
     except (OSError, ValueError):
         return {"name": "unknown"}
-    return {"name": meta.get("name"), "encoder": meta.get("encoder"),
-            "evaluation": "NewsMTSC rw-test (held out)", "macro_f1": meta.get("rw_test_macro_f1"),
-            "accuracy": meta.get("rw_test_accuracy"),
-            "other_languages": "lexicon fallback for zh/ja/de/fr/es (README: Evaluation)"}
+    return {
+        "name": meta.get("name"),
+        "encoder": meta.get("encoder"),
+        "evaluation": "NewsMTSC rw-test (held out)",
+        "macro_f1": meta.get("rw_test_macro_f1"),
+        "accuracy": meta.get("rw_test_accuracy"),
+        "other_languages": "lexicon fallback for zh/ja/de/fr/es (docs/evaluation.md)",
+    }
 
 
 def fired_alerts(settings, since: datetime) -> list[dict]:
     """The alerts of the period: from the alert log here, or on the stack from the alerts index
     (the scheduler's log is in its own container)."""
-    if settings.sink.kind == "elasticsearch":
-        from sinks.alerts.elastic import ElasticAlerts
+    from sinks.alerts.run import alert_figures
 
-        alerts = ElasticAlerts.from_settings(settings)
-        try:
-            return alerts.alerts(since)
-        finally:
-            alerts.close()
-    log = AlertLog(settings.path("alerts.sqlite"))
+    alerts = alert_figures(settings)
     try:
-        return log.alerts(since)
+        return alerts.alerts(since)
     finally:
-        log.close()
+        alerts.close()
 
 
 def gather(settings, catalogue, since: datetime, entity_ids: list[str] | None = None, **kwargs) -> dict:
@@ -54,16 +52,26 @@ def gather(settings, catalogue, since: datetime, entity_ids: list[str] | None = 
     try:
         return _gather(settings, catalogue, since, entity_ids, **kwargs)
     except (ApiError, TransportError) as exc:  # only the stack's store raises these
-        raise ReportError(f"Elasticsearch at {redact(settings.sink.es_url)} did not answer the report's queries: {exc}; "
-                          "is it up (sinoscope status), and are SINOSCOPE_SINK__ES_* set?") from exc
+        raise ReportError(
+            f"Elasticsearch at {redact(settings.sink.es_url)} did not answer the report's queries: {exc}; "
+            "is it up (sinoscope status), and are SINOSCOPE_SINK__ES_* set?"
+        ) from exc
 
 
-def _gather(settings, catalogue, since: datetime, entity_ids: list[str] | None = None, top_cities: int = 5,
-            top_brands: int = 3, stories: int = 5, now: datetime | None = None,
-            include_duplicates: bool = False) -> dict:
+def _gather(
+    settings,
+    catalogue,
+    since: datetime,
+    entity_ids: list[str] | None = None,
+    top_cities: int = 5,
+    top_brands: int = 3,
+    stories: int = 5,
+    now: datetime | None = None,
+    include_duplicates: bool = False,
+) -> dict:
     if settings.sink.kind == "embedded" and not settings.path("store.duckdb").exists():
         raise ReportError(f"no store at {settings.path('store.duckdb')}: run `sinoscope run --once` first")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     days = max(1.0, (now - since).total_seconds() / 86400)
     interval = "1d" if days <= 120 else "1w"
     names = {e.id: e.name for e in catalogue.entities.values()}
@@ -75,31 +83,46 @@ def _gather(settings, catalogue, since: datetime, entity_ids: list[str] | None =
         brand_rank = q.rank(by_type["brand"], since, "brand", now=now, include_duplicates=include_duplicates)
         chosen = list(entity_ids or [])
         if not chosen:
-            chosen = [r["entity_id"] for r in rank["rows"][:top_cities]] + \
-                     [r["entity_id"] for r in brand_rank["rows"][:top_brands]]
+            chosen = [r["entity_id"] for r in rank["rows"][:top_cities]] + [
+                r["entity_id"] for r in brand_rank["rows"][:top_brands]
+            ]
         entities = []
         for eid in chosen:
             e = catalogue.entities[eid]
-            entities.append({
-                "entity_id": eid, "name": e.name, "type": e.type,
-                "trend": q.trend(eid, e.name, since, interval, include_duplicates),
-                "alerts": [{k: a[k] for k in ("id", "kind", "fired_at", "window", "baseline", "current", "volume")}
-                           for a in fired if a["entity_id"] == eid],
-                "positive": q.stories(eid, since, negative=False, limit=stories,
-                                      include_duplicates=include_duplicates)["stories"],
-                "negative": q.stories(eid, since, negative=True, limit=stories,
-                                      include_duplicates=include_duplicates)["stories"],
-            })
+            entities.append(
+                {
+                    "entity_id": eid,
+                    "name": e.name,
+                    "type": e.type,
+                    "trend": q.trend(eid, e.name, since, interval, include_duplicates),
+                    "alerts": [
+                        {k: a[k] for k in ("id", "kind", "fired_at", "window", "baseline", "current", "volume")}
+                        for a in fired
+                        if a["entity_id"] == eid
+                    ],
+                    "positive": q.stories(
+                        eid, since, negative=False, limit=stories, include_duplicates=include_duplicates
+                    )["stories"],
+                    "negative": q.stories(
+                        eid, since, negative=True, limit=stories, include_duplicates=include_duplicates
+                    )["stories"],
+                }
+            )
         voice_ids = {r["entity_id"]: r["name"] for r in brand_rank["rows"][:10]}
         return {
-            "generated_at": now.isoformat(), "since": since.isoformat(), "until": now.isoformat(),
-            "interval": interval, "include_duplicates": include_duplicates,
-            "rank": rank, "brand_rank": brand_rank, "entities": entities,
-            "share_of_voice": q.share_of_voice(voice_ids, since, include_duplicates) if voice_ids
+            "generated_at": now.isoformat(),
+            "since": since.isoformat(),
+            "until": now.isoformat(),
+            "interval": interval,
+            "include_duplicates": include_duplicates,
+            "rank": rank,
+            "brand_rank": brand_rank,
+            "entities": entities,
+            "share_of_voice": q.share_of_voice(voice_ids, since, include_duplicates)
+            if voice_ids
             else {"since": since.isoformat(), "total": 0, "entities": []},
             "coverage": {by: q.coverage(since, by, include_duplicates)["rows"] for by in ("country", "language")},
-            "alerts": [{k: a[k] for k in ("id", "entity_id", "name", "kind", "fired_at", "delivered")}
-                       for a in fired],
+            "alerts": [{k: a[k] for k in ("id", "entity_id", "name", "kind", "fired_at", "delivered")} for a in fired],
             "totals": q.totals(since, include_duplicates),
             "model": model_card(),
             "names": {eid: names.get(eid, eid) for eid in chosen},

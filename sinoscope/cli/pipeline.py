@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..settings import ConfigError, Settings
+from ..core.settings import ConfigError, Settings
 from .core import (
     BootstrapOpt,
     BusOpt,
@@ -25,8 +25,11 @@ from .core import (
 )
 
 # -- ingest -----------------------------------------------------------------------------
-SourcesOpt = typer.Option(None, "--sources", help="YAML sources file (default: the bundled sample corpus; "
-                                                 "ingest/sources.yaml lists real overseas feeds).")
+SourcesOpt = typer.Option(
+    None,
+    "--sources",
+    help="YAML sources file (default: the bundled sample corpus; ingest/sources.yaml lists real overseas feeds).",
+)
 
 
 def _load_sources(path: Path | None):
@@ -40,13 +43,17 @@ def _load_sources(path: Path | None):
 
 
 def _ingest_once(sources_file: Path | None, force: bool, quiet: bool = False):
-    from sinoscope.bus import BusError
+    from sinoscope.core.bus import BusError
 
     try:
         return _ingest_pass(sources_file, force, quiet)
     except BusError as exc:
-        fail(f"the bus refused the articles: {exc}", "check the data directory (disk full? permissions?) "
-             "or the broker; nothing was recorded as done, so the next run retries", code=1)
+        fail(
+            f"the bus refused the articles: {exc}",
+            "check the data directory (disk full? permissions?) "
+            "or the broker; nothing was recorded as done, so the next run retries",
+            code=1,
+        )
 
 
 def _ingest_pass(sources_file: Path | None, force: bool, quiet: bool):
@@ -59,16 +66,23 @@ def _ingest_pass(sources_file: Path | None, force: bool, quiet: bool):
     )
 
     from ingest.runner import IngestRunner
-    from sinoscope.bus import open_bus
+    from sinoscope.core.bus import open_bus
 
     settings = state.settings
     sources = _load_sources(sources_file)
     with open_bus(settings) as bus:
         runner = IngestRunner(settings, bus)
         try:
-            with Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          TextColumn("{task.fields[last]}"), console=err, disable=quiet,
-                          transient=False) as progress:
+            with Progress(
+                TextColumn("ingest"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[last]}"),
+                console=err,
+                disable=quiet,
+                transient=False,
+            ) as progress:
                 task = progress.add_task("sources", total=len(sources), last="")
 
                 def tick(report):
@@ -82,8 +96,10 @@ def _ingest_pass(sources_file: Path | None, force: bool, quiet: bool):
 
 def _print_ingest_summary(summary, settings: Settings) -> None:
     t = Table(title="ingest summary", show_header=False)
-    t.add_row("sources polled", f"{summary.polled} of {summary.sources}"
-              + (f" ({len(summary.skipped)} skipped)" if summary.skipped else ""))
+    t.add_row(
+        "sources polled",
+        f"{summary.polled} of {summary.sources}" + (f" ({len(summary.skipped)} skipped)" if summary.skipped else ""),
+    )
     t.add_row("unchanged since last poll", str(summary.not_modified))
     t.add_row("entries", str(summary.entries))
     t.add_row("new articles published", str(summary.new_articles))
@@ -105,9 +121,11 @@ def _print_ingest_summary(summary, settings: Settings) -> None:
     for name, msg in summary.flagged:
         console.print(f"[bold red]FLAGGED[/] {escape(name)} is {escape(msg)}")
     if summary.dead_lettered:
-        console.print(f"dead letters are on topic '{summary.dead_letter_topic}' "
-                      f"(bus: {settings.bus.kind}, data dir {settings.data_dir}); "
-                      f"see them with: sinoscope bus peek {summary.dead_letter_topic}")
+        console.print(
+            f"dead letters are on topic '{summary.dead_letter_topic}' "
+            f"(bus: {settings.bus.kind}, data dir {settings.data_dir}); "
+            f"see them with: sinoscope bus peek {summary.dead_letter_topic}"
+        )
 
 
 @app.command()
@@ -133,8 +151,12 @@ def ingest(
         time.sleep(interval)
 
 
-WebhookOpt = typer.Option(None, "--webhook", help="Send swing alerts to this URL too (repeatable; "
-                                                    "'slack+URL' for Slack's format). Signed with SINOSCOPE_WEBHOOK_SECRET.")
+WebhookOpt = typer.Option(
+    None,
+    "--webhook",
+    help="Send swing alerts to this URL too (repeatable; "
+    "'slack+URL' for Slack's format). Signed with SINOSCOPE_WEBHOOK_SECRET.",
+)
 
 
 def _prefect(settings: Settings, webhooks: list[str] | None = None):
@@ -157,10 +179,10 @@ def _prefect(settings: Settings, webhooks: list[str] | None = None):
 
 def _flow_errors():
     from ingest.sources import SourcesError
-    from sinks.stage import SinkUnavailable
-    from sinoscope.bus import BusError
+    from sinks.base import StoreError
+    from sinoscope.core.bus import BusError
 
-    return SourcesError, SinkUnavailable, BusError, ConfigError
+    return SourcesError, StoreError, BusError, ConfigError
 
 
 @app.command()
@@ -169,7 +191,9 @@ def run(
     sources: Optional[Path] = SourcesOpt,
     interval: float = typer.Option(300.0, "--interval", help="Seconds between passes without --once."),
     webhook: Optional[list[str]] = WebhookOpt,
-    as_of: Optional[str] = typer.Option(None, "--as-of", hidden=True, help="Detect swings as of this ISO time (replays)."),
+    as_of: Optional[str] = typer.Option(
+        None, "--as-of", hidden=True, help="Detect swings as of this ISO time (replays)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print each pass's summary as JSON."),
     bus: Optional[str] = BusOpt,
     bootstrap: Optional[str] = BootstrapOpt,
@@ -187,12 +211,18 @@ def run(
     while True:
         try:
             with _live_progress(progress):
-                out = pipeline_flow(str(state.config) if state.config else None, overrides,
-                                    str(sources) if sources else None, as_of)
+                out = pipeline_flow(
+                    str(state.config) if state.config else None, overrides, str(sources) if sources else None, as_of
+                )
         except errors as exc:
             where = getattr(exc, "where", None)
-            fail(str(exc), f"check {where}; nothing was committed, the next run retries" if where else
-                 "fix the file, setting or service named above; the next run retries what did not finish", code=1)
+            fail(
+                str(exc),
+                f"check {where}; nothing was committed, the next run retries"
+                if where
+                else "fix the file, setting or service named above; the next run retries what did not finish",
+                code=1,
+            )
         if as_json:
             print(json.dumps(out, default=str, ensure_ascii=False))
         else:
@@ -215,8 +245,14 @@ class _live_progress:
         )
 
         self.mod = progress_mod
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=err)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[last]}"),
+            console=err,
+        )
         self.tasks: dict[str, int] = {}
 
     def __enter__(self):
@@ -241,8 +277,11 @@ class _live_progress:
 
 
 @app.command()
-def worker(stage: str = typer.Argument(..., help="enrich or sink"),
-           bus: Optional[str] = BusOpt, bootstrap: Optional[str] = BootstrapOpt) -> None:
+def worker(
+    stage: str = typer.Argument(..., help="enrich or sink"),
+    bus: Optional[str] = BusOpt,
+    bootstrap: Optional[str] = BootstrapOpt,
+) -> None:
     """Run a stage as a Prefect-supervised long-running worker (restarted by the flow's retries
     if it crashes; visible in Prefect's UI when PREFECT_API_URL is set). Start several with
     --bus kafka: they share the partitions as one consumer group."""
@@ -264,20 +303,27 @@ def _print_pass(out: dict, settings: Settings) -> None:
     summary = IngestSummary(**out["ingest"])
     _print_ingest_summary(summary, settings)
     e = out["enrich"]
-    console.print(f"nlp: enriched {e['enriched']} articles"
-                  + (f", dead-lettered {e['dead_lettered']} (topic '{settings.bus.topics.dead_letter}')"
-                     if e["dead_lettered"] else ""))
+    console.print(
+        f"nlp: enriched {e['enriched']} articles"
+        + (
+            f", dead-lettered {e['dead_lettered']} (topic '{settings.bus.topics.dead_letter}')"
+            if e["dead_lettered"]
+            else ""
+        )
+    )
     _print_store(out["store"], settings)
     _print_alert_pass(out["alerts"])
 
 
 def _print_alert_pass(a: dict) -> None:
-    from sinoscope.redact import redact
+    from sinoscope.core.redact import redact
 
     fired = ", ".join(f"{x['name']} {x['kind']} ({x['id']})" for x in a["fired"]) or "none"
-    console.print(f"alerts: {a['evaluated']} entities checked; fired: {fired}; webhooks delivered {a['delivered']}"
-                  + (f", failed {len(a['failed'])} (retried next pass)" if a["failed"] else "")
-                  + (f", gave up {a['gave_up']}" if a["gave_up"] else ""))
+    console.print(
+        f"alerts: {a['evaluated']} entities checked; fired: {fired}; webhooks delivered {a['delivered']}"
+        + (f", failed {len(a['failed'])} (retried next pass)" if a["failed"] else "")
+        + (f", gave up {a['gave_up']}" if a["gave_up"] else "")
+    )
     for f in a["failed"]:
         console.print(f"[yellow]webhook[/] {redact(f['target'])}: {f['error']} (alert {f['alert_id']})")
 
@@ -288,8 +334,9 @@ def serve(
     ingest_every: float = typer.Option(300.0, "--ingest-every", help="Seconds between ingest runs."),
     alerts_every: float = typer.Option(300.0, "--alerts-every", help="Seconds between alert runs."),
     workers: bool = typer.Option(True, "--workers/--no-workers", help="Also run the enrich and sink workers here."),
-    prefect_port: int = typer.Option(4200, "--prefect-port", help="Port of the local Prefect server started when "
-                                                                  "PREFECT_API_URL is not set."),
+    prefect_port: int = typer.Option(
+        4200, "--prefect-port", help="Port of the local Prefect server started when PREFECT_API_URL is not set."
+    ),
     bus: Optional[str] = BusOpt,
     bootstrap: Optional[str] = BootstrapOpt,
 ) -> None:
@@ -308,16 +355,26 @@ def serve(
     server = nullcontext()
     if not os.environ.get("PREFECT_API_URL"):
         server = LocalServer(os.environ["PREFECT_HOME"], prefect_port)
-        console.print(f"starting a local Prefect server (UI and API on http://127.0.0.1:{prefect_port}, "
-                      f"state in {os.environ['PREFECT_HOME']}); set PREFECT_API_URL to use your own")
+        console.print(
+            f"starting a local Prefect server (UI and API on http://127.0.0.1:{prefect_port}, "
+            f"state in {os.environ['PREFECT_HOME']}); set PREFECT_API_URL to use your own"
+        )
     try:
         with server:
             from flows.serve import serve_all  # Prefect loads its settings here, after PREFECT_API_URL is set
 
-            console.print(f"serving: ingest every {ingest_every:g}s, alerts every {alerts_every:g}s, maintenance daily"
-                          + (", enrich and sink workers" if workers else "") + "; Ctrl-C stops")
-            serve_all(str(state.config) if state.config else None, overrides,
-                      ingest_every_s=ingest_every, alerts_every_s=alerts_every, workers=workers)
+            console.print(
+                f"serving: ingest every {ingest_every:g}s, alerts every {alerts_every:g}s, maintenance daily"
+                + (", enrich and sink workers" if workers else "")
+                + "; Ctrl-C stops"
+            )
+            serve_all(
+                str(state.config) if state.config else None,
+                overrides,
+                ingest_every_s=ingest_every,
+                alerts_every_s=alerts_every,
+                workers=workers,
+            )
     except RuntimeError as exc:
         fail(str(exc), "free the port or pass --prefect-port, or point PREFECT_API_URL at a Prefect server")
 
@@ -326,8 +383,9 @@ def serve(
 def sources_cmd(
     sources: Optional[Path] = SourcesOpt,
     as_json: bool = typer.Option(False, "--json"),
-    reset: Optional[str] = typer.Option(None, "--reset", help="Clear the health record of a source "
-                                                                "(e.g. to bring back a retired one)."),
+    reset: Optional[str] = typer.Option(
+        None, "--reset", help="Clear the health record of a source (e.g. to bring back a retired one)."
+    ),
 ) -> None:
     """Health of every source: last success, last error, consecutive failures, entries seen."""
     from ingest.state import IngestState, SourceState
@@ -343,16 +401,24 @@ def sources_cmd(
         rows = []
         for src in catalogue:
             s = st.source(src.name)
-            rows.append({
-                "name": src.name, "outlet": src.outlet, "country": src.country, "language": src.language,
-                "url": s.moved_to or src.url, "status": s.status,
-                "last_success": s.last_success.isoformat() if s.last_success else None,
-                "last_error": s.last_error, "failing_since": s.failing_since.isoformat() if s.failing_since else None,
-                "consecutive_failures": s.consecutive_failures, "entries_seen": s.entries_seen,
-                "articles": s.articles_published,
-                "next_poll_after": s.next_poll_after.isoformat() if s.next_poll_after else None,
-                "warning": s.last_warning,
-            })
+            rows.append(
+                {
+                    "name": src.name,
+                    "outlet": src.outlet,
+                    "country": src.country,
+                    "language": src.language,
+                    "url": s.moved_to or src.url,
+                    "status": s.status,
+                    "last_success": s.last_success.isoformat() if s.last_success else None,
+                    "last_error": s.last_error,
+                    "failing_since": s.failing_since.isoformat() if s.failing_since else None,
+                    "consecutive_failures": s.consecutive_failures,
+                    "entries_seen": s.entries_seen,
+                    "articles": s.articles_published,
+                    "next_poll_after": s.next_poll_after.isoformat() if s.next_poll_after else None,
+                    "warning": s.last_warning,
+                }
+            )
     finally:
         st.close()
     if as_json:
@@ -363,28 +429,42 @@ def sources_cmd(
         t.add_column(col, overflow="fold")
     colour = {"ok": "green", "error": "yellow", "failing": "red", "retired": "red", "new": "dim"}
     for r in rows:
-        t.add_row(escape(r["name"]), escape(r["outlet"]), r["language"], f"[{colour.get(r['status'], '')}]{r['status']}[/]",
-                  (r["last_success"] or "never")[:16], str(r["consecutive_failures"]), str(r["entries_seen"]),
-                  str(r["articles"]), escape((r["last_error"] or "")[:80]))
+        t.add_row(
+            escape(r["name"]),
+            escape(r["outlet"]),
+            r["language"],
+            f"[{colour.get(r['status'], '')}]{r['status']}[/]",
+            (r["last_success"] or "never")[:16],
+            str(r["consecutive_failures"]),
+            str(r["entries_seen"]),
+            str(r["articles"]),
+            escape((r["last_error"] or "")[:80]),
+        )
     console.print(t)
-
 
 
 def _store_pass(settings: Settings, until_idle: bool = True) -> None:
     """One sink stage run into the store the settings name (embedded DuckDB or Elasticsearch)."""
-    from sinks.stage import SinkUnavailable, store_pass
+    from sinks.base import StoreError
+    from sinks.stage import store_pass
 
     try:
         out = store_pass(settings, until_idle=until_idle, signals=True)
-    except SinkUnavailable as exc:
+    except StoreError as exc:
         fail(str(exc), f"check {exc.where}; nothing was committed, the next run retries", code=1)
     _print_store(out, settings)
 
 
 def _print_store(out: dict, settings: Settings) -> None:
-    dead = f"; dead-lettered {out['dead_lettered']} (topic '{settings.bus.topics.dead_letter}')" if out["dead_lettered"] else ""
+    dead = (
+        f"; dead-lettered {out['dead_lettered']} (topic '{settings.bus.topics.dead_letter}')"
+        if out["dead_lettered"]
+        else ""
+    )
     if out["store"] == "elasticsearch":
         console.print(f"elasticsearch: wrote {out['written']} enriched articles to {settings.sink.es_url}{dead}")
     else:
-        console.print(f"store: wrote {out['written']} enriched articles; it holds {out['articles']} articles and "
-                      f"{out['mentions']} mentions ({settings.path('store.duckdb')}){dead}")
+        console.print(
+            f"store: wrote {out['written']} enriched articles; it holds {out['articles']} articles and "
+            f"{out['mentions']} mentions ({settings.path('store.duckdb')}){dead}"
+        )

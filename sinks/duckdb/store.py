@@ -1,9 +1,10 @@
-"""The embedded store: articles and mentions in one DuckDB file, for the embedded default.
+"""The embedded store: articles and mentions in one DuckDB file, for the embedded default
+(the ``Store`` contract: ``sinks/base.py``).
 
 Why DuckDB: trend queries are scans and group-bys over millions of mention rows, which a
 columnar engine answers in milliseconds without tuning indexes. Writes are idempotent upserts
 keyed by article id and mention id (derived from the article id), so a replayed batch changes
-nothing. ``write`` raises on failure, so the stage commits nothing it did not store.
+nothing. ``write`` raises ``StoreUnavailable`` on failure, so the stage commits nothing it did not store.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import duckdb
 
-from sinoscope.schemas import Enriched
-from sinoscope.tone import carriers
+from sinoscope.core.schemas import Enriched
+from sinoscope.core.tone import carriers
+
+from ..base import Store, StoreUnavailable, WriteResult
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -29,34 +32,38 @@ CREATE TABLE IF NOT EXISTS mentions (
     score DOUBLE, label VARCHAR, confidence DOUBLE,
     published TIMESTAMPTZ, outlet VARCHAR, country VARCHAR, language VARCHAR, duplicate_of VARCHAR
 );
--- the article's tone toward the mention's entity, on one mention per (article, entity): sinoscope.tone
+-- the article's tone toward the mention's entity, on one mention per (article, entity): sinoscope.core.tone
 ALTER TABLE mentions ADD COLUMN IF NOT EXISTS entity_score DOUBLE;
 ALTER TABLE mentions ADD COLUMN IF NOT EXISTS entity_label VARCHAR;
 ALTER TABLE mentions ADD COLUMN IF NOT EXISTS entity_confidence DOUBLE;
 """
-_MENTION_COLUMNS = ("id, article_id, entity_id, entity_type, name, text, field, sentence, sense, score, label, "
-                    "confidence, published, outlet, country, language, duplicate_of, entity_score, entity_label, "
-                    "entity_confidence")
+_MENTION_COLUMNS = (
+    "id, article_id, entity_id, entity_type, name, text, field, sentence, sense, score, label, "
+    "confidence, published, outlet, country, language, duplicate_of, entity_score, entity_label, "
+    "entity_confidence"
+)
 
 
-class StoreError(RuntimeError):
-    """The store could not write; nothing of the batch counts as stored."""
+class DuckDBStore(Store):
+    kind = "embedded"
 
-
-class EmbeddedStore:
     def __init__(self, path: Path, read_only: bool = False) -> None:
         """DuckDB lets one process hold the file open for writing, so a writer opens it only
         for each batch (a few ms) and queries (``read_only``) can run between batches."""
         self.path = Path(path)
+        self.where = f"the embedded store {self.path}"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self.read_only = read_only
         if not self.path.exists() or not read_only:
             self._open(False).execute(_SCHEMA).close()
         self._conn = self._open(True) if read_only else None
-        if read_only and not self._conn.execute(
+        if (
+            read_only
+            and not self._conn.execute(
                 "SELECT 1 FROM information_schema.columns WHERE table_name = 'mentions' AND column_name = 'entity_score'"
-        ).fetchone():  # a store written by an older release: add the new columns once
+            ).fetchone()
+        ):  # a store written by an older release: add the new columns once
             self._conn.close()
             self._open(False).execute(_SCHEMA).close()
             self._conn = self._open(True)
@@ -82,28 +89,65 @@ class EmbeddedStore:
         if self._conn is not None:
             self._conn.close()
 
-    def write(self, batch: list[Enriched]) -> None:
+    def write(self, batch: list[Enriched]) -> WriteResult:
         """Upsert articles and their mentions; all of the batch or none of it."""
         if not batch:
-            return
+            return WriteResult()
         arts, ments = [], []
         for e in batch:
             a, s = e.article, e.sentiment
             tones = carriers(e)
-            arts.append((a.id, a.url, a.title, a.summary, a.outlet, a.country, e.language, a.source, a.published,
-                         a.fetched, a.duplicate_of, s.score if s else None, s.label if s else None,
-                         s.confidence if s else None, len(e.mentions), e.model))
+            arts.append(
+                (
+                    a.id,
+                    a.url,
+                    a.title,
+                    a.summary,
+                    a.outlet,
+                    a.country,
+                    e.language,
+                    a.source,
+                    a.published,
+                    a.fetched,
+                    a.duplicate_of,
+                    s.score if s else None,
+                    s.label if s else None,
+                    s.confidence if s else None,
+                    len(e.mentions),
+                    e.model,
+                )
+            )
             for m in e.mentions:
                 ms, t = m.sentiment, tones.get(m.id)
-                ments.append((m.id, a.id, m.entity_id, m.type, m.name, m.text, m.field, m.sentence, m.sense,
-                               ms.score if ms else None, ms.label if ms else None, ms.confidence if ms else None,
-                               a.published, a.outlet, a.country, e.language, a.duplicate_of,
-                               t.score if t else None, t.label if t else None, t.confidence if t else None))
+                ments.append(
+                    (
+                        m.id,
+                        a.id,
+                        m.entity_id,
+                        m.type,
+                        m.name,
+                        m.text,
+                        m.field,
+                        m.sentence,
+                        m.sense,
+                        ms.score if ms else None,
+                        ms.label if ms else None,
+                        ms.confidence if ms else None,
+                        a.published,
+                        a.outlet,
+                        a.country,
+                        e.language,
+                        a.duplicate_of,
+                        t.score if t else None,
+                        t.label if t else None,
+                        t.confidence if t else None,
+                    )
+                )
         with self._lock:
             try:
                 conn = self._open(False)
             except duckdb.Error as exc:
-                raise StoreError(f"embedded store {self.path} is busy or unreadable: {exc}") from exc
+                raise StoreUnavailable(f"embedded store {self.path} is busy or unreadable: {exc}", self.where) from exc
             try:
                 conn.execute("BEGIN TRANSACTION")
                 conn.executemany("INSERT OR REPLACE INTO articles VALUES (" + ",".join("?" * 16) + ")", arts)
@@ -111,14 +155,17 @@ class EmbeddedStore:
                 # an article re-enriched (new model) replaces its mentions as a whole
                 conn.execute("DELETE FROM mentions WHERE article_id IN (SELECT unnest(?))", [ids])
                 if ments:
-                    conn.executemany(f"INSERT OR REPLACE INTO mentions ({_MENTION_COLUMNS}) VALUES ("
-                                     + ",".join("?" * 20) + ")", ments)
+                    conn.executemany(
+                        f"INSERT OR REPLACE INTO mentions ({_MENTION_COLUMNS}) VALUES (" + ",".join("?" * 20) + ")",
+                        ments,
+                    )
                 conn.execute("COMMIT")
             except duckdb.Error as exc:
                 conn.execute("ROLLBACK")
-                raise StoreError(f"embedded store {self.path}: {exc}") from exc
+                raise StoreUnavailable(f"embedded store {self.path}: {exc}", self.where) from exc
             finally:
                 conn.close()
+        return WriteResult(written=len(batch))
 
     def prune(self, older_than) -> dict:
         """Retention: drop articles (and their mentions) published before ``older_than``."""

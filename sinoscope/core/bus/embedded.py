@@ -14,9 +14,9 @@ import sqlite3
 import threading
 import time
 import zlib
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .base import Bus, BusError, Consumer, Record, TopicStats, next_offsets
 
@@ -84,14 +84,16 @@ class EmbeddedBus(Bus):
                         n = sizes[topic]
                         self._round_robin += 1
                         part = partition_for(key, n, self._round_robin)
-                        if dedup_id is not None and self._conn.execute(
-                            "SELECT 1 FROM messages WHERE topic=? AND dedup_id=?", (topic, dedup_id)
-                        ).fetchone():
+                        if (
+                            dedup_id is not None
+                            and self._conn.execute(
+                                "SELECT 1 FROM messages WHERE topic=? AND dedup_id=?", (topic, dedup_id)
+                            ).fetchone()
+                        ):
                             continue
                         if (topic, part) not in ends:
                             row = self._conn.execute(
-                                "SELECT COALESCE(MAX(offset) + 1, 0) FROM messages "
-                                "WHERE topic=? AND partition=?",
+                                "SELECT COALESCE(MAX(offset) + 1, 0) FROM messages WHERE topic=? AND partition=?",
                                 (topic, part),
                             ).fetchone()
                             ends[(topic, part)] = row[0]
@@ -99,8 +101,7 @@ class EmbeddedBus(Bus):
                         ends[(topic, part)] = offset + 1
                         self._conn.execute(
                             "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?)",
-                            (topic, part, offset, key, value, ts,
-                             json.dumps(headers) if headers else None, dedup_id),
+                            (topic, part, offset, key, value, ts, json.dumps(headers) if headers else None, dedup_id),
                         )
             except sqlite3.Error as exc:
                 self._pending = pending + self._pending  # keep them: nothing is lost
@@ -117,16 +118,20 @@ class EmbeddedBus(Bus):
                 if topic in keep_topics:
                     continue
                 groups = [g for g, t in self.groups() if t == topic]
-                for (part,) in self._conn.execute("SELECT DISTINCT partition FROM messages WHERE topic=?", (topic,)).fetchall():
-                    limit = self._conn.execute("SELECT MAX(offset) FROM messages WHERE topic=? AND partition=?",
-                                               (topic, part)).fetchone()[0]
+                for (part,) in self._conn.execute(
+                    "SELECT DISTINCT partition FROM messages WHERE topic=?", (topic,)
+                ).fetchall():
+                    limit = self._conn.execute(
+                        "SELECT MAX(offset) FROM messages WHERE topic=? AND partition=?", (topic, part)
+                    ).fetchone()[0]
                     for g in groups:
                         limit = min(limit, self.committed(g, topic).get(part, 0))
                     if not groups:
                         continue  # nobody has read it yet: keep everything
                     deleted += self._conn.execute(
                         "DELETE FROM messages WHERE topic=? AND partition=? AND offset < ? AND ts < ?",
-                        (topic, part, limit, cutoff)).rowcount
+                        (topic, part, limit, cutoff),
+                    ).rowcount
         return deleted
 
     # -- consuming -----------------------------------------------------------------
@@ -187,8 +192,7 @@ class EmbeddedBus(Bus):
                     (topic, part, pos, limit - len(out)),
                 ).fetchall()
                 for offset, key, value, ts, headers in rows:
-                    out.append(Record(topic, part, offset, key, value, ts,
-                                      json.loads(headers) if headers else {}))
+                    out.append(Record(topic, part, offset, key, value, ts, json.loads(headers) if headers else {}))
         return out
 
     def _commit(self, group: str, offsets: dict[tuple[str, int], int]) -> None:

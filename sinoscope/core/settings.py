@@ -21,6 +21,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from .errors import SinoscopeError
+
 PROJECT_URL = "https://github.com/sinoscope/sinoscope"
 
 
@@ -36,11 +38,15 @@ class IngestSettings(BaseModel):
     max_redirects: int = 5
     private_network_allowlist: list[IPvAnyNetwork] = Field(
         default_factory=list,
-        description="CIDRs of non-public addresses feeds may be fetched from (an intranet: [\"10.20.0.0/16\"]); "
-                    "every other loopback, private, link-local... address is blocked (see docs/security.md).")
+        description='CIDRs of non-public addresses feeds may be fetched from (an intranet: ["10.20.0.0/16"]); '
+        "every other loopback, private, link-local... address is blocked (see docs/security.md).",
+    )
     per_host_interval_s: float = Field(1.0, description="Minimum gap between requests to one host.")
-    workers: int = Field(8, description="Feeds fetched in parallel by `ingest` (network bound); the Prefect ingest "
-                                        "flow runs 8 task threads, bounded per host by per_host_concurrency.")
+    workers: int = Field(
+        8,
+        description="Feeds fetched in parallel by `ingest` (network bound); the Prefect ingest "
+        "flow runs 8 task threads, bounded per host by per_host_concurrency.",
+    )
     unconditional_refresh_h: float = Field(
         3.0, description="Fetch without ETag/Last-Modified at least this often (lying servers)."
     )
@@ -48,34 +54,38 @@ class IngestSettings(BaseModel):
     backoff_max_s: float = 6 * 3600.0
     failing_after: int = Field(3, description="Consecutive failures before a source is flagged.")
     fetch_full_text: bool = True
-    min_fulltext_chars: int = Field(
-        80, description="Feed content shorter than this is a teaser: fetch the page."
-    )
+    min_fulltext_chars: int = Field(80, description="Feed content shorter than this is a teaser: fetch the page.")
     near_dup_threshold: float = Field(0.7, description="Estimated Jaccard for syndicated copies.")
     near_dup_window_days: int = 30
     max_future_skew_h: float = Field(2.0, description="Later published dates are not believed.")
     oldest_plausible_year: int = 1995
     per_host_concurrency: int = Field(
-        2, description="Feeds of one host fetched at once across all workers (a Prefect concurrency limit).")
-    task_retries: int = Field(2, description="Retries of a source's task in one pass on timeouts, network errors and 5xx.")
-    task_retry_delays_s: list[float] = Field(default_factory=lambda: [10.0, 60.0],
-                                             description="Waits before those retries.")
-    task_timeout_s: float = Field(300.0, description="A source's task is failed after this long.")
-    query_entities: list[str] = Field(
-        default_factory=list, description="Entities to expand query-feed templates with."
+        2, description="Feeds of one host fetched at once across all workers (a Prefect concurrency limit)."
     )
+    task_retries: int = Field(
+        2, description="Retries of a source's task in one pass on timeouts, network errors and 5xx."
+    )
+    task_retry_delays_s: list[float] = Field(
+        default_factory=lambda: [10.0, 60.0], description="Waits before those retries."
+    )
+    task_timeout_s: float = Field(300.0, description="A source's task is failed after this long.")
+    query_entities: list[str] = Field(default_factory=list, description="Entities to expand query-feed templates with.")
 
 
 class NlpSettings(BaseModel):
     catalogues: list[Path] = Field(default_factory=list, description="Extra city/brand YAML files.")
     sentiment: bool = Field(True, description="Score sentiment with the transformer (off: mentions only).")
     precision: Literal["auto", "bf16", "int8", "fp32"] = Field(
-        "auto", description="Transformer arithmetic: auto is bf16 where the CPU has it natively (AVX512-BF16/AMX; "
-                            "1.9x fp32's speed, same labels on 99.7% of dev), else int8 (2.2x, ~95%).")
+        "auto",
+        description="Transformer arithmetic: auto is bf16 where the CPU has it natively (AVX512-BF16/AMX; "
+        "1.9x fp32's speed, same labels on 99.7% of dev), else int8 (2.2x, ~95%).",
+    )
     entity_tone: Literal["mentions", "model"] = Field(
-        "mentions", description="The article's tone toward an entity: its mentions taken together, or (model) the "
-                                "model reading all of them at once; on the city/brand dev set 0.775 against 0.754 "
-                                "macro-F1, and the model path costs a second pass.")
+        "mentions",
+        description="The article's tone toward an entity: its mentions taken together, or (model) the "
+        "model reading all of them at once; on the city/brand dev set 0.775 against 0.754 "
+        "macro-F1, and the model path costs a second pass.",
+    )
     batch_articles: int = Field(64, description="Articles tagged per batch (one transformer batch).")
     max_article_chars: int = Field(300_000, description="Longer articles are dead-lettered as poison.")
     threads: int | None = Field(None, description="Torch threads (default: all cores).")
@@ -86,7 +96,9 @@ class SinkSettings(BaseModel):
     kind: Literal["embedded", "elasticsearch"] = "embedded"
     es_url: str = Field("http://localhost:9200", description="Elasticsearch URL (kind: elasticsearch).")
     es_username: str | None = None
-    es_password: SecretStr | None = Field(None, description="From SINOSCOPE_SINK__ES_PASSWORD, never a file in the repo.")
+    es_password: SecretStr | None = Field(
+        None, description="From SINOSCOPE_SINK__ES_PASSWORD, never a file in the repo."
+    )
     es_api_key: SecretStr | None = Field(None, description="From SINOSCOPE_SINK__ES_API_KEY.")
     es_verify_certs: bool = True
     es_ca_certs: Path | None = None
@@ -137,12 +149,14 @@ class AlertSettings(BaseModel):
     webhooks: list[str | dict[str, str]] = Field(
         default_factory=list,
         description="Webhook targets: URLs (Slack incoming-webhook URLs, or 'slack+URL', get Slack's format) "
-                    "or {url, format: json|slack}. `--webhook URL` on run/serve adds more.")
+        "or {url, format: json|slack}. `--webhook URL` on run/serve adds more.",
+    )
     thresholds: Thresholds = Thresholds()
     overrides: dict[str, dict[str, float]] = Field(
         default_factory=dict,
         description="Threshold changes per entity type (city, brand) or entity id (city:chengdu); "
-                    "an entity's own entry wins over its type's.")
+        "an entity's own entry wins over its type's.",
+    )
     timeout_s: float = Field(10.0, description="Per-request timeout of a webhook POST.")
     attempts_per_pass: int = Field(3, description="Tries per delivery within one alert pass (exponential backoff).")
     backoff_s: float = Field(1.0, description="First wait between tries within a pass.")
@@ -152,9 +166,7 @@ class AlertSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SINOSCOPE_", env_nested_delimiter="__", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="SINOSCOPE_", env_nested_delimiter="__", extra="ignore")
 
     data_dir: Path = Field(
         default_factory=lambda: platformdirs.user_data_path("sinoscope"),
@@ -166,7 +178,8 @@ class Settings(BaseSettings):
     bus: BusSettings = BusSettings()
     alerts: AlertSettings = AlertSettings()
     webhook_secret: SecretStr | None = Field(
-        None, description="HMAC-SHA256 key for webhook signatures: SINOSCOPE_WEBHOOK_SECRET, never a file.")
+        None, description="HMAC-SHA256 key for webhook signatures: SINOSCOPE_WEBHOOK_SECRET, never a file."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -192,7 +205,7 @@ class Settings(BaseSettings):
 _CONFIG_FILE: dict[str, Path | None] = {"path": None}
 
 
-class ConfigError(ValueError):
+class ConfigError(SinoscopeError, ValueError):
     """A settings file or value that cannot be used; the message says which and why."""
 
 

@@ -10,7 +10,7 @@ mention counts. (Why this rule: see ``nlp/tagger.py``.)
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .schemas import Enriched, Sentiment
 
@@ -30,8 +30,9 @@ def combine(sentiments: Sequence[Sentiment]) -> Sentiment | None:
         return None
     label = entity_label([s.label for s in sentiments], [s.score for s in sentiments])
     agree = [s.confidence for s in sentiments if s.label == label] or [s.confidence for s in sentiments]
-    return Sentiment(label=label, score=sum(s.score for s in sentiments) / len(sentiments),
-                     confidence=sum(agree) / len(agree))
+    return Sentiment(
+        label=label, score=sum(s.score for s in sentiments) / len(sentiments), confidence=sum(agree) / len(agree)
+    )
 
 
 def carriers(e: Enriched) -> dict[str, Sentiment]:

@@ -15,13 +15,13 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .bus import Bus, Record
 from .schemas import DeadLetter
 
-log = logging.getLogger("sinoscope.stage")
+log = logging.getLogger("sinoscope.core.stage")
 
 
 @dataclass
@@ -39,8 +39,17 @@ class StageStats:
 
 
 class Stage:
-    def __init__(self, bus: Bus, *, name: str, group: str, topic: str, dead_letter_topic: str,
-                 process: Callable[[list[Record]], BatchResult], batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        name: str,
+        group: str,
+        topic: str,
+        dead_letter_topic: str,
+        process: Callable[[list[Record]], BatchResult],
+        batch_size: int = 64,
+    ) -> None:
         self.bus, self.name, self.group, self.topic = bus, name, group, topic
         self.dlq, self.process, self.batch_size = dead_letter_topic, process, batch_size
         self.stop_event = threading.Event()
@@ -51,8 +60,14 @@ class Stage:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop_event.set())
 
-    def run(self, *, until_idle: bool = False, poll_timeout_s: float = 1.0, idle_timeout_s: float = 60.0,
-            on_batch: Callable[[StageStats], None] | None = None) -> StageStats:
+    def run(
+        self,
+        *,
+        until_idle: bool = False,
+        poll_timeout_s: float = 1.0,
+        idle_timeout_s: float = 60.0,
+        on_batch: Callable[[StageStats], None] | None = None,
+    ) -> StageStats:
         """Consume until stopped (or, with ``until_idle``, until the topic is drained: an empty
         poll with the consumer at the end of its partitions, or nothing for ``idle_timeout_s``)."""
         with self.bus.consumer(self.group, [self.topic]) as consumer:
@@ -68,13 +83,30 @@ class Stage:
                 for topic, key, value in result.outputs:
                     self.bus.publish(topic, key, value, dedup_id=f"{self.name}:{key}")
                 for record, reason in result.failures:
-                    log.warning("%s: dead-lettering %s/%s@%s: %s", self.name, record.topic, record.partition,
-                                record.offset, reason)
+                    log.warning(
+                        "%s: dead-lettering %s/%s@%s: %s",
+                        self.name,
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        reason,
+                    )
                     payload = record.value.decode("utf-8", errors="replace")
-                    self.bus.publish(self.dlq, record.key, DeadLetter(
-                        stage=self.name, reason=reason, key=record.key, source_topic=record.topic,
-                        payload={"partition": record.partition, "offset": record.offset, "value": payload[:100_000]},
-                    ).to_json())
+                    self.bus.publish(
+                        self.dlq,
+                        record.key,
+                        DeadLetter(
+                            stage=self.name,
+                            reason=reason,
+                            key=record.key,
+                            source_topic=record.topic,
+                            payload={
+                                "partition": record.partition,
+                                "offset": record.offset,
+                                "value": payload[:100_000],
+                            },
+                        ).to_json(),
+                    )
                 self.bus.flush()  # results durable ...
                 consumer.commit(records)  # ... before the input counts as done
                 self.stats.batches += 1

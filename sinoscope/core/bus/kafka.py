@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -22,19 +22,32 @@ from kafka.structs import OffsetAndMetadata
 
 from .base import Bus, BusError, Consumer, Record, TopicStats, next_offsets
 
-log = logging.getLogger("sinoscope.bus.kafka")
+log = logging.getLogger("sinoscope.core.bus.kafka")
 
 
 class KafkaBus(Bus):
-    def __init__(self, bootstrap: str, partitions: int = 4, *, max_poll_interval_ms: int = 300_000,
-                 session_timeout_ms: int = 10_000, heartbeat_interval_ms: int = 1_000,
-                 request_timeout_ms: int = 30_000, flush_timeout_s: float = 120.0, client_id: str = "sinoscope") -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        partitions: int = 4,
+        *,
+        max_poll_interval_ms: int = 300_000,
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 1_000,
+        request_timeout_ms: int = 30_000,
+        flush_timeout_s: float = 120.0,
+        client_id: str = "sinoscope",
+    ) -> None:
         self.bootstrap = bootstrap
         self.partitions = partitions
         self.client_id = client_id
         self.flush_timeout_s = flush_timeout_s
-        self.consumer_config = dict(max_poll_interval_ms=max_poll_interval_ms, session_timeout_ms=session_timeout_ms,
-                                    heartbeat_interval_ms=heartbeat_interval_ms, request_timeout_ms=request_timeout_ms)
+        self.consumer_config = dict(
+            max_poll_interval_ms=max_poll_interval_ms,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+            request_timeout_ms=request_timeout_ms,
+        )
         self.request_timeout_ms = request_timeout_ms
         self._producer: KafkaProducer | None = None
         self._admin: KafkaAdminClient | None = None
@@ -58,18 +71,33 @@ class KafkaBus(Bus):
     @property
     def producer(self) -> KafkaProducer:
         if self._producer is None:
-            self._producer = self._connect(lambda: KafkaProducer(
-                bootstrap_servers=self.bootstrap, client_id=self.client_id, acks="all", retries=2_147_483_647,
-                max_in_flight_requests_per_connection=1, linger_ms=5, request_timeout_ms=self.request_timeout_ms,
-                delivery_timeout_ms=int(self.flush_timeout_s * 1000), retry_backoff_ms=200), "producing")
+            self._producer = self._connect(
+                lambda: KafkaProducer(
+                    bootstrap_servers=self.bootstrap,
+                    client_id=self.client_id,
+                    acks="all",
+                    retries=2_147_483_647,
+                    max_in_flight_requests_per_connection=1,
+                    linger_ms=5,
+                    request_timeout_ms=self.request_timeout_ms,
+                    delivery_timeout_ms=int(self.flush_timeout_s * 1000),
+                    retry_backoff_ms=200,
+                ),
+                "producing",
+            )
         return self._producer
 
     @property
     def admin(self) -> KafkaAdminClient:
         if self._admin is None:
-            self._admin = self._connect(lambda: KafkaAdminClient(
-                bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin",
-                request_timeout_ms=self.request_timeout_ms), "admin")
+            self._admin = self._connect(
+                lambda: KafkaAdminClient(
+                    bootstrap_servers=self.bootstrap,
+                    client_id=f"{self.client_id}-admin",
+                    request_timeout_ms=self.request_timeout_ms,
+                ),
+                "admin",
+            )
         return self._admin
 
     def ensure_topic(self, topic: str) -> None:
@@ -94,11 +122,13 @@ class KafkaBus(Bus):
         try:
             self.ensure_topic(topic)
             hdrs = [(k, v.encode("utf-8")) for k, v in (headers or {}).items()]
-            item[1] = self.producer.send(topic, key=key.encode("utf-8") if key is not None else None,
-                                         value=value, headers=hdrs or None)
+            item[1] = self.producer.send(
+                topic, key=key.encode("utf-8") if key is not None else None, value=value, headers=hdrs or None
+            )
         except KafkaError as exc:  # broker away: flush() retries it
-            log.warning("Kafka at %s: could not queue a message for %s (%s); flush will retry", self.bootstrap,
-                        topic, exc)
+            log.warning(
+                "Kafka at %s: could not queue a message for %s (%s); flush will retry", self.bootstrap, topic, exc
+            )
             item[1] = None
 
     def flush(self) -> None:
@@ -121,10 +151,17 @@ class KafkaBus(Bus):
                 return
             first = next((it[1].exception for it in failed if it[1] is not None and it[1].is_done), "not sent")
             if time.monotonic() > deadline:
-                raise BusError(f"Kafka at {self.bootstrap}: {len(failed)} of {len(pending)} messages not acknowledged "
-                               f"within {self.flush_timeout_s:.0f}s ({first}); nothing was committed, they will be retried")
-            log.warning("Kafka at %s: %d messages not acknowledged (%s); rebuilding the producer and retrying in "
-                        "%.1fs", self.bootstrap, len(failed), first, delay)
+                raise BusError(
+                    f"Kafka at {self.bootstrap}: {len(failed)} of {len(pending)} messages not acknowledged "
+                    f"within {self.flush_timeout_s:.0f}s ({first}); nothing was committed, they will be retried"
+                )
+            log.warning(
+                "Kafka at %s: %d messages not acknowledged (%s); rebuilding the producer and retrying in %.1fs",
+                self.bootstrap,
+                len(failed),
+                first,
+                delay,
+            )
             self.reconnects += 1
             self._reset_clients()
             time.sleep(delay)
@@ -134,10 +171,11 @@ class KafkaBus(Bus):
             pending = failed
 
     def _reset_clients(self) -> None:
-        for client in (self._producer, self._admin):
+        closing: list[tuple[object, dict]] = [(self._producer, {"timeout": 0}), (self._admin, {})]
+        for client, kwargs in closing:
             if client is not None:
                 try:
-                    client.close(timeout=0) if client is self._producer else client.close()
+                    client.close(**kwargs)  # type: ignore[attr-defined]
                 except Exception:  # a client of a dead broker may fail to close; it is dropped anyway
                     pass
         self._producer = self._admin = None
@@ -153,8 +191,12 @@ class KafkaBus(Bus):
         return sorted(t for t in self.admin.list_topics() if not t.startswith("__"))
 
     def _offsets(self, topic: str) -> tuple[dict[int, int], dict[int, int]] | None:
-        probe = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                              request_timeout_ms=self.request_timeout_ms)
+        probe = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            request_timeout_ms=self.request_timeout_ms,
+        )
         try:
             parts = probe.partitions_for_topic(topic)
             if not parts:
@@ -181,13 +223,16 @@ class KafkaBus(Bus):
         _, end = offsets
         listed = self.admin.list_group_offsets(group)
         listed = listed.get(group, {}) if group in listed else listed  # {group: {tp: offset}} in kafka-python 3
-        committed = {tp.partition: om.offset for tp, om in listed.items()
-                     if tp.topic == topic and om is not None and om.offset >= 0}
+        committed = {
+            tp.partition: om.offset
+            for tp, om in listed.items()
+            if tp.topic == topic and om is not None and om.offset >= 0
+        }
         return {p: max(0, e - committed.get(p, 0)) for p, e in end.items()}
 
     def groups(self) -> list[tuple[str, str]]:
         """(consumer group, topic) pairs that have committed offsets."""
-        out = set()
+        out: set[tuple[str, str]] = set()
         for g in self.admin.list_groups():
             gid = g["group_id"] if isinstance(g, dict) else g[0]
             listed = self.admin.list_group_offsets(gid)
@@ -235,16 +280,32 @@ class KafkaBus(Bus):
 
 
 def _record(m) -> Record:
-    return Record(m.topic, m.partition, m.offset, m.key.decode("utf-8") if m.key is not None else None, m.value,
-                  m.timestamp / 1000.0, {k: v.decode("utf-8", "replace") for k, v in (m.headers or [])})
+    return Record(
+        m.topic,
+        m.partition,
+        m.offset,
+        m.key.decode("utf-8") if m.key is not None else None,
+        m.value,
+        m.timestamp / 1000.0,
+        {k: v.decode("utf-8", "replace") for k, v in (m.headers or [])},
+    )
 
 
 class KafkaGroupConsumer(Consumer):
     def __init__(self, bus: KafkaBus, group: str, topics: list[str]) -> None:
         self.bus, self.group = bus, group
-        self.consumer = bus._connect(lambda: KafkaConsumer(
-            *topics, bootstrap_servers=bus.bootstrap, client_id=f"{bus.client_id}-{group}", group_id=group,
-            enable_auto_commit=False, auto_offset_reset="earliest", **bus.consumer_config), f"consumer group {group}")
+        self.consumer = bus._connect(
+            lambda: KafkaConsumer(
+                *topics,
+                bootstrap_servers=bus.bootstrap,
+                client_id=f"{bus.client_id}-{group}",
+                group_id=group,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                **bus.consumer_config,
+            ),
+            f"consumer group {group}",
+        )
         self._polled: dict[tuple[str, int], int] = {}
 
     def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
@@ -281,11 +342,14 @@ class KafkaGroupConsumer(Consumer):
         if not offsets:
             return
         try:
-            self.consumer.commit(offsets={TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
-                                          for (t, p), o in offsets.items()})
+            self.consumer.commit(
+                offsets={TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()}
+            )
         except KafkaError as exc:
-            raise BusError(f"commit for group {self.group} refused ({exc}); the batch will be replayed by the "
-                           "partition's new owner, and downstream ids make the replay harmless") from exc
+            raise BusError(
+                f"commit for group {self.group} refused ({exc}); the batch will be replayed by the "
+                "partition's new owner, and downstream ids make the replay harmless"
+            ) from exc
 
     def close(self) -> None:
         self.consumer.close(autocommit=False)

@@ -11,8 +11,10 @@ idempotent (ids derived from article ids).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
+
+from ..errors import RetryableError
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ def next_offsets(records: Iterable[Record]) -> dict[tuple[str, int], int]:
     return out
 
 
-class BusError(RuntimeError):
+class BusError(RetryableError, RuntimeError):
     """The bus could not do what was asked (broker down, storage unwritable)."""
 
 
@@ -73,7 +75,7 @@ class Consumer(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    def __enter__(self) -> "Consumer":
+    def __enter__(self) -> Consumer:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -131,7 +133,7 @@ class Bus(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    def __enter__(self) -> "Bus":
+    def __enter__(self) -> Bus:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -15,9 +15,14 @@ def open_bus(settings: Settings) -> Bus:
         from .kafka import KafkaBus
 
         b = settings.bus
-        return KafkaBus(b.bootstrap, b.partitions, max_poll_interval_ms=b.max_poll_interval_ms,
-                        session_timeout_ms=b.session_timeout_ms, heartbeat_interval_ms=b.heartbeat_interval_ms,
-                        request_timeout_ms=b.request_timeout_ms)
+        return KafkaBus(
+            b.bootstrap,
+            b.partitions,
+            max_poll_interval_ms=b.max_poll_interval_ms,
+            session_timeout_ms=b.session_timeout_ms,
+            heartbeat_interval_ms=b.heartbeat_interval_ms,
+            request_timeout_ms=b.request_timeout_ms,
+        )
     raise ValueError(f"unknown bus.kind {settings.bus.kind!r}: use 'embedded' or 'kafka'")
 
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-ARTICLE_SCHEMA = "article/1"
-ENRICHED_SCHEMA = "enriched/1"
-DEAD_LETTER_SCHEMA = "deadletter/1"
+ARTICLE_SCHEMA: Final = "article/1"
+ENRICHED_SCHEMA: Final = "enriched/1"
+DEAD_LETTER_SCHEMA: Final = "deadletter/1"
 
 
 def article_id_for(canonical_url: str) -> str:
@@ -25,8 +25,8 @@ def article_id_for(canonical_url: str) -> str:
 
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 class Message(BaseModel):
@@ -95,7 +95,7 @@ class MentionRecord(BaseModel):
 
 
 class EntityTone(BaseModel):
-    """How one article portrays one entity: its mentions taken together (``sinoscope.tone``)."""
+    """How one article portrays one entity: its mentions taken together (``sinoscope.core.tone``)."""
 
     entity_id: str
     name: str
@@ -114,7 +114,7 @@ class Enriched(Message):
     mentions: list[MentionRecord] = Field(default_factory=list)
     entities: list[EntityTone] = Field(default_factory=list, description="The article's tone toward each entity.")
     model: str | None = None
-    enriched_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    enriched_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
 class DeadLetter(Message):
@@ -126,7 +126,7 @@ class DeadLetter(Message):
     key: str | None = None
     source_topic: str | None = None
     payload: Any = None
-    at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
 def jsonable(value: Any) -> Any:

@@ -1,0 +1,195 @@
+"""The pipeline end to end as a user runs it, on the embedded default, printed as figures.
+
+    .venv/bin/python bench/e2e_bench.py [--articles 2000 10000 ...] [--feeds 20] [--keep]
+
+Articles are built from the real seed articles in ../shared/seeds/ (cut into article-sized
+pieces, every catalogued city and brand name swapped for another, so that no sentence repeats),
+written as full-text RSS feeds (``content:encoded``) under a temporary folder, and run through
+``sinoscope run --once`` in a fresh data directory. Printed per size: the pass's wall time and
+articles/s, the stage times the pass reports, peak RSS of the run, store bytes per 1,000 articles,
+and the ratio of the end-to-end time to one bare encoder pass (the sentiment model's encoder, bf16
+where native, batches of 64 sorted by length) over the distinct mention sentences those articles
+contain: how far the pipeline is from the model's own cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from html import escape
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SEEDS = ROOT.parent / "shared" / "seeds"
+SINOSCOPE = str(Path(sys.executable).parent / "sinoscope")
+
+
+def pieces(rng: random.Random) -> list[str]:
+    """Article-sized texts (~1,600 characters) from the seed articles, paragraph-aligned."""
+    out = []
+    for f in sorted(SEEDS.glob("*.txt")):
+        paras = [p.strip() for p in re.split(r"\n\s*\n|\n", f.read_text(encoding="utf-8")) if len(p.strip()) > 40]
+        buf = ""
+        for p in paras:
+            buf = f"{buf}\n\n{p}" if buf else p
+            if len(buf) > 1400:
+                out.append(buf)
+                buf = ""
+        if buf:
+            out.append(buf)
+    rng.shuffle(out)
+    return out
+
+
+def articles(n: int, rng: random.Random, tagger) -> list[tuple[str, str]]:
+    """n (title, text): seed pieces with every mention swapped for a random entity of its type,
+    and one more city and brand named, so that sentences and titles do not repeat."""
+    names = {
+        "city": [e.name for e in tagger.catalogue.of_type("city") if "(" not in e.name],
+        "brand": [e.name for e in tagger.catalogue.of_type("brand") if not e.attrs.get("parent")],
+    }
+    base = pieces(rng)
+    out = []
+    for i in range(n):
+        text = base[i % len(base)]
+        parts, last = [], 0
+        for m in tagger.finder.find(text):
+            parts += [text[last : m.start], rng.choice(names[m.type])]
+            last = m.end
+        city, brand = rng.choice(names["city"]), rng.choice(names["brand"])
+        body = "".join(parts) + text[last:] + f"\n\n{brand} said its business in {city} grew (report {i})."
+        out.append((f"{brand} and {city}: story {i}", body))
+    return out
+
+
+def write_feeds(root: Path, items: list[tuple[str, str]], feeds: int) -> Path:
+    """``feeds`` RSS files with the items spread over them, and a sources.yaml listing them."""
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    sources = []
+    for f in range(feeds):
+        entries = []
+        for k, (title, text) in enumerate(items[f::feeds]):
+            n = k * feeds + f
+            when = format_datetime(start + timedelta(minutes=n))
+            html = "".join(f"<p>{escape(p)}</p>" for p in text.split("\n\n"))
+            entries.append(
+                f"<item><title>{escape(title)}</title><link>https://bench{f}.example/a/{n}</link>"
+                f"<guid>https://bench{f}.example/a/{n}</guid><pubDate>{when}</pubDate>"
+                f"<description>{escape(text[:200])}</description>"
+                f"<content:encoded><![CDATA[{html}]]></content:encoded></item>"
+            )
+        path = root / f"feed{f:02d}.rss"
+        path.write_text(
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+            'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+            f"<title>Bench {f}</title><link>https://bench{f}.example/</link>{''.join(entries)}</channel></rss>",
+            encoding="utf-8",
+        )
+        sources.append(f"  - {{name: bench{f}, url: '{path.as_uri()}', outlet: Bench {f}, country: GB, language: en}}")
+    listing = root / "sources.yaml"
+    listing.write_text("sources:\n" + "\n".join(sources) + "\n", encoding="utf-8")
+    return listing
+
+
+def bare_encoder_s(texts: list[tuple[str, str]], tagger) -> tuple[float, int]:
+    """Seconds for one pass of the sentiment model's encoder over the distinct mention sentences."""
+    import torch
+
+    sentences = sorted({m.sentence for _, text in texts for m in tagger.finder.find(text)}, key=len)
+    model = tagger.model
+    encoder, tok = model.members[0].encoder, model.tokenizer
+    t = time.perf_counter()
+    with torch.inference_mode():
+        for i in range(0, len(sentences), 64):
+            enc = tok(sentences[i : i + 64], padding=True, truncation=True, max_length=256, return_tensors="pt")
+            encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
+    return time.perf_counter() - t, len(sentences)
+
+
+def run_once(data: Path, listing: Path) -> tuple[float, dict, int]:
+    """Wall seconds, the pass's JSON summary, and the run's peak RSS (KiB)."""
+    env = {**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    out = subprocess.run(
+        [SINOSCOPE, "--data-dir", str(data), "run", "--once", "--sources", str(listing), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    wall = time.perf_counter() - t
+    if out.returncode:
+        raise SystemExit(f"sinoscope run --once failed ({out.returncode}):\n{out.stderr[-2000:]}")
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, summary, max(peak, before)
+
+
+def stage_times(summary: dict) -> str:
+    """The stage durations the pass reports, where it reports them."""
+    found = []
+
+    def walk(d, path=""):
+        if isinstance(d, dict):
+            for k, v in d.items():
+                if isinstance(v, (int, float)) and re.search(r"(?:^|_)(?:s|seconds|duration_s|elapsed_s)$", k):
+                    found.append(f"{path}{k}={v:.1f}")
+                else:
+                    walk(v, f"{path}{k}.")
+
+    walk(summary)
+    return ", ".join(found) or "(the pass reports no stage times)"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--articles", type=int, nargs="+", default=[2000])
+    ap.add_argument("--feeds", type=int, default=20)
+    ap.add_argument("--keep", action="store_true", help="Keep the feeds and data directories.")
+    args = ap.parse_args()
+    from nlp.tagger import Tagger
+
+    tagger = Tagger()
+    rng = random.Random(11)
+    print(
+        "\nsinoscope end to end (run --once, embedded default), 2 CPU cores"
+        if os.cpu_count() == 2
+        else f"\nsinoscope end to end (run --once, embedded default), {os.cpu_count()} CPU cores"
+    )
+    for n in args.articles:
+        tmp = Path(tempfile.mkdtemp(prefix=f"e2e{n}-"))
+        items = articles(n, rng, tagger)
+        listing = write_feeds(tmp / "feeds", items, args.feeds) if (tmp / "feeds").mkdir() is None else None
+        bare, sentences = bare_encoder_s(items, tagger)
+        wall, summary, peak = run_once(tmp / "data", listing)
+        store = tmp / "data" / "store.duckdb"
+        stored = store.stat().st_size if store.exists() else 0
+        chars = sum(len(t) + len(x) for t, x in items) / n
+        print(f"\n  {n:,} articles ({chars:,.0f} characters each on average, {args.feeds} feeds)")
+        print(f"    end to end                      {wall:8.1f} s   {n / wall:7.1f} articles/s")
+        print(f"    bare encoder pass               {bare:8.1f} s   over {sentences:,} distinct mention sentences")
+        print(f"    end to end / bare encoder       {wall / bare:8.1f} x")
+        print(f"    peak RSS of the run             {peak / 1024:8,.0f} MiB")
+        print(f"    store bytes per 1,000 articles  {stored / n * 1000 / 1024:8,.0f} KiB")
+        print(f"    stage times                     {stage_times(summary)}")
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"    kept in {tmp}")
+
+
+if __name__ == "__main__":
+    main()

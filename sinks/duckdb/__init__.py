@@ -1,0 +1,1 @@
+"""The embedded back-end: one DuckDB file (store, queries, alert figures)."""

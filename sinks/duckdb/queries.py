@@ -1,0 +1,149 @@
+"""The query back-end over the embedded DuckDB store: the primitive aggregations of
+``sinks.query.Backend`` as SQL over the ``mentions`` and ``articles`` tables. Validation, the
+shared filters' choice and the JSON shapes live in ``sinks/query.py``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..query import SPLITS, Backend
+from .store import DuckDBStore
+
+
+def _dup(dups: bool, alias: str = "") -> str:
+    return "" if dups else f" AND {alias}duplicate_of IS NULL"
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+class DuckDBBackend(Backend):
+    def __init__(self, conn, store: DuckDBStore | None = None) -> None:
+        self.conn, self.store = conn, store
+
+    @classmethod
+    def open(cls, path: Path) -> DuckDBBackend:
+        """Read-only over the store file (a writer may hold it between batches)."""
+        store = DuckDBStore(path, read_only=True)
+        return cls(store.conn, store)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    def trend_buckets(self, entity_id, since, unit, dups):
+        rows = self.conn.execute(
+            f"SELECT date_trunc('{unit}', published AT TIME ZONE 'UTC') AS b, count(*), avg(entity_score), "
+            f"count(*) FILTER (WHERE entity_label = 'positive'), count(*) FILTER (WHERE entity_label = 'negative') "
+            f"FROM mentions WHERE entity_id = ? AND published >= ?{_dup(dups)} GROUP BY b ORDER BY b",
+            [entity_id, since],
+        ).fetchall()
+        return [(_utc(b), n, s, p, q) for b, n, s, p, q in rows]
+
+    def entity_figures(self, entity_type, since, until, mid, dups, exclude_senses, rollup):
+        pairs = sorted((rollup or {}).items())
+        return self.conn.execute(
+            f"SELECT coalesce(r.grp, entity_id) AS g, count(*), count(DISTINCT outlet), count(DISTINCT country), "
+            f"avg(entity_score), "
+            f"coalesce(avg(CASE WHEN entity_label = 'positive' THEN 1 WHEN entity_label IS NOT NULL THEN 0 END), 0), "
+            f"coalesce(avg(CASE WHEN entity_label = 'negative' THEN 1 WHEN entity_label IS NOT NULL THEN 0 END), 0), "
+            f"count(*) FILTER (WHERE published >= ?), count(*) FILTER (WHERE published < ?) "
+            f"FROM mentions LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS child, unnest(?::VARCHAR[]) AS grp) r "
+            f"ON r.child = entity_id WHERE entity_type = ? AND published >= ? AND published <= ?"
+            f"{_dup(dups)} AND (sense IS NULL OR sense NOT IN (SELECT unnest(?::VARCHAR[]))) GROUP BY g",
+            [mid, mid, [c for c, _ in pairs], [g for _, g in pairs], entity_type, since, until, list(exclude_senses)],
+        ).fetchall()
+
+    def story_rows(self, entity_id, since, until, negative, limit, dups):
+        rows = self.conn.execute(
+            f"SELECT a.id, a.url, a.title, a.outlet, a.published, m.entity_score, m.sentence "
+            f"FROM mentions m JOIN articles a ON a.id = m.article_id "
+            f"WHERE m.entity_id = ? AND m.entity_score IS NOT NULL AND m.published >= ? AND m.published <= ?"
+            f"{_dup(dups, 'm.')} ORDER BY m.entity_score {'ASC' if negative else 'DESC'}, a.published DESC LIMIT ?",
+            [entity_id, since, until, limit],
+        ).fetchall()
+        return [
+            {"article_id": i, "url": u, "title": t, "outlet": o, "published": _utc(p), "sentiment": s, "sentence": sent}
+            for i, u, t, o, p, s, sent in rows
+        ]
+
+    def mention_counts(self, entity_ids, since, dups):
+        return dict(
+            self.conn.execute(
+                f"SELECT entity_id, count(*) FROM mentions WHERE entity_id IN (SELECT unnest(?)) AND published >= ?"
+                f"{_dup(dups)} GROUP BY entity_id",
+                [entity_ids, since],
+            ).fetchall()
+        )
+
+    def split_figures(self, entity_id, since, by, dups):
+        assert by in SPLITS  # a column name: validated by the query layer
+        return self.conn.execute(
+            f"SELECT {by}, count(*), avg(entity_score) FROM mentions WHERE entity_id = ? AND published >= ?"
+            f"{_dup(dups)} GROUP BY {by} ORDER BY count(*) DESC, {by}",
+            [entity_id, since],
+        ).fetchall()
+
+    def coverage_rows(self, since, by, dups):
+        assert by in SPLITS
+        return self.conn.execute(
+            f"SELECT {by}, count(*), sum(mentions) FROM articles WHERE mentions > 0 AND published >= ?"
+            f"{_dup(dups)} GROUP BY {by} ORDER BY count(*) DESC, {by}",
+            [since],
+        ).fetchall()
+
+    def texts(self, since, limit):
+        return [
+            (t, o)
+            for t, o in self.conn.execute(
+                "SELECT t, outlet FROM (SELECT title AS t, outlet, published FROM articles WHERE published >= ? "
+                "AND duplicate_of IS NULL UNION ALL SELECT summary, outlet, published FROM articles WHERE published >= ? "
+                "AND duplicate_of IS NULL UNION ALL SELECT DISTINCT sentence, outlet, published FROM mentions "
+                "WHERE published >= ? AND duplicate_of IS NULL) WHERE t IS NOT NULL AND t <> '' ORDER BY published DESC "
+                "LIMIT ?",
+                [since, since, since, limit],
+            ).fetchall()
+        ]
+
+    def fetched_counts(self, since):
+        return self.conn.execute(
+            "SELECT count(*), coalesce(sum(mentions), 0) FROM articles WHERE fetched >= ?", [since]
+        ).fetchone()
+
+    def totals(self, since, dups):
+        a = self.conn.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE mentions > 0), count(DISTINCT source), count(DISTINCT outlet), "
+            f"count(DISTINCT country), count(DISTINCT language), min(published), max(published) "
+            f"FROM articles WHERE published >= ?{_dup(dups)}",
+            [since],
+        ).fetchone()
+        n_dups = self.conn.execute(
+            "SELECT count(*) FROM articles WHERE published >= ? AND duplicate_of IS NOT NULL", [since]
+        ).fetchone()[0]
+        m = self.conn.execute(
+            f"SELECT count(*), count(DISTINCT entity_id) FROM mentions WHERE published >= ?{_dup(dups)}", [since]
+        ).fetchone()
+        outlets = [
+            r[0]
+            for r in self.conn.execute(
+                f"SELECT DISTINCT outlet FROM articles WHERE published >= ?{_dup(dups)} ORDER BY 1", [since]
+            ).fetchall()
+        ]
+        iso = lambda d: _utc(d).isoformat() if d else None  # noqa: E731
+        return {
+            "articles": a[0],
+            "articles_with_mentions": a[1],
+            "sources": a[2],
+            "outlets": a[3],
+            "countries": a[4],
+            "languages": a[5],
+            "first_published": iso(a[6]),
+            "last_published": iso(a[7]),
+            "duplicates": n_dups,
+            "duplicates_excluded": not dups,
+            "mentions": m[0],
+            "entities": m[1],
+            "outlet_names": outlets,
+        }

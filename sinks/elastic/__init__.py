@@ -1,0 +1,1 @@
+"""The stack back-end: Elasticsearch (store, queries, alert figures)."""

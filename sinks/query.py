@@ -1,0 +1,281 @@
+"""The query layer: trend, rank, stories, share of voice, breakdown, coverage and totals, the same
+on every store.
+
+Written once here: the validation (intervals, splits), the shared filters (syndicated copies
+left out unless asked for; the senses rank and swing figures leave out, ``EXCLUDED_SENSES``), the
+influence index and the documented JSON shapes. A back-end (``sinks/duckdb/queries.py``,
+``sinks/elastic/queries.py``) only answers the primitive aggregations of ``Backend``.
+
+The influence index (0-100) follows published city-influence reports in combining presence,
+breadth, tone and momentum, each scaled to [0, 1] across the entities ranked:
+    index = 100 * (0.35 * presence + 0.25 * breadth + 0.25 * tone + 0.15 * growth)
+    presence = log(1 + mentions) / log(1 + max mentions)
+    breadth  = (outlets / max outlets + countries / max countries) / 2
+    tone     = (mean article-level tone + 1) / 2
+    growth   = (mentions in the second half of the period - first half) / (both halves), mapped to [0, 1]
+Tone figures (``sentiment_mean``, positive/negative counts and shares, story order) are the
+article-level tone toward each entity, one per (article, entity) (``sinoscope.core.tone``);
+``mentions`` counts mentions.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from datetime import UTC, datetime, timedelta
+
+from sinoscope.core.settings import Settings
+
+INTERVALS = {"1h": "hour", "hour": "hour", "1d": "day", "day": "day", "1w": "week", "week": "week"}
+SPLITS = ("outlet", "country", "language")
+# "Beijing said..." stands for the state, not the city: rank and swing figures leave such mentions out
+EXCLUDED_SENSES = ("government",)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+END = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def parse_since(value: str, now: datetime | None = None) -> datetime:
+    """'30d', '12h', '8w' or an ISO date -> the start of the period (UTC)."""
+    now = now or datetime.now(UTC)
+    v = value.strip().lower()
+    units = {"h": "hours", "d": "days", "w": "weeks"}
+    if v[:-1].isdigit() and v[-1] in units:
+        return now - timedelta(**{units[v[-1]]: int(v[:-1])})
+    dt = datetime.fromisoformat(value)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def interval_unit(interval: str) -> str:
+    unit = INTERVALS.get(interval)
+    if unit is None:
+        raise ValueError(f"interval {interval!r}: use 1h, 1d or 1w")
+    return unit
+
+
+def check_split(by: str, what: str) -> None:
+    """Breakdowns and coverage split by an outlet's name, country or language, nothing else
+    (the name becomes a column / field in the back-end's query)."""
+    if by not in SPLITS:
+        raise ValueError(f"{what} by {by!r}: use outlet, country or language")
+
+
+def _round(x: float | None) -> float | None:
+    return round(x, 4) if x is not None else None
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat()
+
+
+class Backend(ABC):
+    """The primitive aggregations a store answers. ``dups``: count syndicated copies too."""
+
+    @abstractmethod
+    def trend_buckets(self, entity_id: str, since: datetime, unit: str, dups: bool) -> list[tuple]:
+        """(bucket start, mentions, mean tone, positive, negative) for each bucket with mentions, in order."""
+
+    @abstractmethod
+    def entity_figures(
+        self,
+        entity_type: str,
+        since: datetime,
+        until: datetime,
+        mid: datetime,
+        dups: bool,
+        exclude_senses: tuple[str, ...],
+        rollup: dict[str, str] | None,
+    ) -> list[tuple]:
+        """(entity or group, mentions, outlets, countries, mean tone, share positive, share negative,
+        mentions from ``mid`` on, mentions before) per entity of the type (or per rollup group)."""
+
+    @abstractmethod
+    def story_rows(
+        self, entity_id: str, since: datetime, until: datetime, negative: bool, limit: int, dups: bool
+    ) -> list[dict]:
+        """Articles by their tone toward the entity (most negative or most positive first, then newest):
+        {article_id, url, title, outlet, published (datetime), sentiment, sentence}."""
+
+    @abstractmethod
+    def mention_counts(self, entity_ids: list[str], since: datetime, dups: bool) -> dict[str, int]:
+        """Mentions per entity."""
+
+    @abstractmethod
+    def split_figures(self, entity_id: str, since: datetime, by: str, dups: bool) -> list[tuple]:
+        """(key, mentions, mean tone) per outlet/country/language, most mentions first, then key."""
+
+    @abstractmethod
+    def coverage_rows(self, since: datetime, by: str, dups: bool) -> list[tuple]:
+        """(key, articles with mentions, mentions) per outlet/country/language, most articles first."""
+
+    @abstractmethod
+    def totals(self, since: datetime, dups: bool) -> dict:
+        """What a period holds: the shape of ``Queries.totals``."""
+
+    @abstractmethod
+    def texts(self, since: datetime, limit: int) -> list[tuple[str, str]]:
+        """(text, outlet) of the period's titles, summaries and mention sentences, newest first,
+        syndicated copies once (what ``nlp discover`` reads)."""
+
+    @abstractmethod
+    def fetched_counts(self, since: datetime) -> tuple[int, int]:
+        """(articles, mentions) fetched since ``since`` (what ``status`` shows)."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class Queries:
+    """The documented queries over one back-end."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def trend(
+        self, entity_id: str, name: str, since: datetime, interval: str = "1d", include_duplicates: bool = False
+    ) -> dict:
+        unit = interval_unit(interval)
+        rows = self.backend.trend_buckets(entity_id, since, unit, include_duplicates)
+        return {
+            "entity_id": entity_id,
+            "name": name,
+            "interval": interval,
+            "since": since.isoformat(),
+            "include_duplicates": include_duplicates,
+            "buckets": [
+                {"start": _iso(b), "mentions": n, "sentiment_mean": _round(s), "positive": p, "negative": q}
+                for b, n, s, p, q in rows
+            ],
+        }
+
+    def rank(
+        self,
+        names: dict[str, str],
+        since: datetime,
+        entity_type: str = "city",
+        now: datetime | None = None,
+        include_duplicates: bool = False,
+        limit: int | None = None,
+        rollup: dict[str, str] | None = None,
+    ) -> dict:
+        """``rollup`` (entity id -> the group it counts for, e.g. brand:wechat -> brand:tencent) ranks the
+        groups: a WeChat mention counts for Tencent, outlets and countries counted once per group."""
+        now = now or datetime.now(UTC)
+        rows = self.backend.entity_figures(
+            entity_type, since, now, since + (now - since) / 2, include_duplicates, EXCLUDED_SENSES, rollup
+        )
+        head = {
+            "type": entity_type,
+            "since": since.isoformat(),
+            "include_duplicates": include_duplicates,
+            **({"rollup": True} if rollup is not None else {}),
+        }
+        if not rows:
+            return {**head, "rows": []}
+        max_m, max_o, max_c = (max(r[i] for r in rows) or 1 for i in (1, 2, 3))
+        out = []
+        for eid, n, outlets, countries, mean, pos, neg, recent, earlier in rows:
+            presence = math.log1p(n) / math.log1p(max_m)
+            breadth = (outlets / max_o + countries / max_c) / 2
+            tone = ((mean if mean is not None else 0.0) + 1) / 2
+            growth = (recent - earlier) / (recent + earlier) if recent + earlier else 0.0
+            index = 100 * (0.35 * presence + 0.25 * breadth + 0.25 * tone + 0.15 * (growth + 1) / 2)
+            out.append(
+                {
+                    "entity_id": eid,
+                    "name": names.get(eid, eid),
+                    "mentions": n,
+                    "outlets": outlets,
+                    "countries": countries,
+                    "sentiment_mean": _round(mean),
+                    "share_positive": round(pos, 4),
+                    "share_negative": round(neg, 4),
+                    "growth": round(growth, 4),
+                    "index": round(index, 2),
+                }
+            )
+        out.sort(key=lambda r: (-r["index"], r["entity_id"]))
+        return {**head, "rows": out[:limit] if limit else out}
+
+    def stories(
+        self,
+        entity_id: str,
+        since: datetime | None = None,
+        negative: bool = False,
+        limit: int = 10,
+        include_duplicates: bool = False,
+        until: datetime | None = None,
+    ) -> dict:
+        rows = self.backend.story_rows(entity_id, since or EPOCH, until or END, negative, limit, include_duplicates)
+        return {
+            "entity_id": entity_id,
+            "negative": negative,
+            "stories": [{**r, "published": _iso(r["published"]), "sentiment": round(r["sentiment"], 4)} for r in rows],
+        }
+
+    def share_of_voice(self, entities: dict[str, str], since: datetime, include_duplicates: bool = False) -> dict:
+        """Each entity's share of all mentions of the given entities (e.g. a set of brands)."""
+        counts = self.backend.mention_counts(list(entities), since, include_duplicates)
+        total = sum(counts.values())
+        out = [
+            {
+                "entity_id": e,
+                "name": name,
+                "mentions": counts.get(e, 0),
+                "share": round(counts.get(e, 0) / total, 4) if total else 0.0,
+            }
+            for e, name in entities.items()
+        ]
+        out.sort(key=lambda r: (-r["mentions"], r["entity_id"]))
+        return {"since": since.isoformat(), "total": total, "entities": out}
+
+    def breakdown(self, entity_id: str, since: datetime, by: str = "outlet", include_duplicates: bool = False) -> dict:
+        """Mentions and mean tone of one entity per outlet, country or language."""
+        check_split(by, "breakdown")
+        return {
+            "entity_id": entity_id,
+            "by": by,
+            "rows": [
+                {"key": k, "mentions": n, "sentiment_mean": _round(s)}
+                for k, n, s in self.backend.split_figures(entity_id, since, by, include_duplicates)
+            ],
+        }
+
+    def coverage(self, since: datetime, by: str = "country", include_duplicates: bool = False) -> dict:
+        """Articles that mention a tracked city or brand, split by outlet country or language."""
+        check_split(by, "coverage")
+        return {
+            "by": by,
+            "rows": [
+                {"key": k, "articles": n, "mentions": int(m or 0)}
+                for k, n, m in self.backend.coverage_rows(since, by, include_duplicates)
+            ],
+        }
+
+    def totals(self, since: datetime, include_duplicates: bool = False) -> dict:
+        """What a period's figures cover: articles, mentions, sources, outlets, duplicates."""
+        return self.backend.totals(since, include_duplicates)
+
+    def texts(self, since: datetime, limit: int = 20_000) -> list[tuple[str, str]]:
+        return self.backend.texts(since, limit)
+
+    def recent(self, now: datetime) -> dict:
+        """Articles stored in the last hour and day (by fetch time) and their mentions."""
+        out = {}
+        for label, delta in (("hour", timedelta(hours=1)), ("day", timedelta(days=1))):
+            a, m = self.backend.fetched_counts(now - delta)
+            out[label] = {"articles": a, "mentions": int(m or 0)}
+        return out
+
+
+def open_queries(settings: Settings) -> Queries:
+    """The query layer over the store the settings name (``sink.kind``)."""
+    if settings.sink.kind == "elasticsearch":
+        from .elastic.queries import ElasticBackend
+
+        return Queries(ElasticBackend.from_settings(settings.sink))
+    from .duckdb.queries import DuckDBBackend
+
+    return Queries(DuckDBBackend.open(settings.path("store.duckdb")))
