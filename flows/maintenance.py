@@ -21,16 +21,12 @@ def retention_task(config: str | None, overrides: dict | None) -> dict:
         pruned = store.prune(datetime.now(UTC) - timedelta(days=settings.sink.retention_days))
     if pruned is not None:
         out["store_pruned"] = pruned
-    if settings.bus.kind == "embedded":  # Kafka retention is the topic's retention.ms
-        from sinoscope.core.bus.embedded import EmbeddedBus
+    from sinoscope.core.bus import open_bus
 
-        bus = EmbeddedBus(settings.path("bus.sqlite"), settings.bus.partitions)
-        try:
-            out["bus_pruned"] = bus.prune(
-                settings.sink.bus_retention_days * 86400, keep_topics=(settings.bus.topics.dead_letter,)
-            )
-        finally:
-            bus.close()
+    with open_bus(settings) as bus:  # Kafka prunes by the topic's retention.ms: None
+        bus_pruned = bus.prune(settings.sink.bus_retention_days * 86400, keep_topics=(settings.bus.topics.dead_letter,))
+    if bus_pruned is not None:
+        out["bus_pruned"] = bus_pruned
     return out
 
 

@@ -14,6 +14,8 @@ from sinks.alerts.run import alert_pass
 from sinks.alerts.webhook import SIGNATURE_HEADER, verify
 from sinoscope.core.settings import load_settings
 
+pytestmark = pytest.mark.slow  # each test drives detection, the alert log and a webhook receiver (~5 s)
+
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SECRET = "s3cret-for-tests"
 

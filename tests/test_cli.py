@@ -33,6 +33,7 @@ def test_help_names_the_stages():
         assert word in out
 
 
+@pytest.mark.slow
 def test_bundled_corpus_with_no_configuration_then_nothing_new(tmp_path):
     data = tmp_path / "d"
     first = run("--data-dir", str(data), "ingest", "--once", "--json")
@@ -54,6 +55,7 @@ def test_bundled_corpus_with_no_configuration_then_nothing_new(tmp_path):
     assert "ＤＪＩ" in ja["text"] and "cp932" in ja["provenance"]["text"] or "shift" in ja["provenance"]["text"]
 
 
+@pytest.mark.slow
 def test_human_summary_and_sources_health(tmp_path):
     data = tmp_path / "d"
     out = run("--data-dir", str(data), "run", "--once")
@@ -97,6 +99,7 @@ def test_human_summary_and_sources_health(tmp_path):
     assert sum(s["articles"] for s in health) == 24
 
 
+@pytest.mark.slow
 def test_sources_file_and_failing_source_is_flagged(tmp_path):
     sources = tmp_path / "s.yaml"
     sources.write_text("sources:\n  - {name: nowhere, url: missing.xml, outlet: X, country: us, language: EN}\n")

@@ -42,6 +42,7 @@ def test_what_counts_as_an_unknown_chinese_company(discoverer, text, expected):
     assert [name for name, _, _ in discoverer.candidates(text)] == expected
 
 
+@pytest.mark.slow
 def test_discover_lists_counts_outlets_examples_and_a_catalogue_line(tmp_path):
     now = datetime.now(UTC)
     settings = load_settings(data_dir=tmp_path / "d")

@@ -393,6 +393,7 @@ def server_answers(url: str, within_s: float) -> bool:
         time.sleep(1)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
 def test_local_server_does_not_outlive_a_killed_serve(tmp_path):
     """SIGKILL skips LocalServer's cleanup; the server it started must still stop (the kernel's

@@ -127,6 +127,7 @@ def test_a_failing_model_fails_the_batch_and_commits_nothing(settings):
     bus.close()
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_the_batch_in_hand_and_commits(settings, tmp_path):
     """A real `sinoscope nlp run` worker gets SIGTERM mid-run: it finishes its batch, commits,
     and exits 0; what it committed is exactly what it published."""

@@ -49,6 +49,7 @@ def report(corpus, tmp_path_factory):
     return out, data
 
 
+@pytest.mark.slow
 def test_the_report_is_one_offline_file_with_every_part(report):
     out, data = report
     html = out.read_text(encoding="utf-8")
@@ -87,6 +88,7 @@ def test_the_report_is_one_offline_file_with_every_part(report):
     assert f"{t['articles_with_mentions']} articles from {t['outlets']} outlets" in html
 
 
+@pytest.mark.slow
 def test_the_reports_numbers_are_the_query_answers(corpus, report):
     _, data = report
     rank = json.loads(cli(corpus, "rank", "--type", "city", "--since", SINCE, "--limit", "100", "--json"))

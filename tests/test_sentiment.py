@@ -126,6 +126,7 @@ def run(*args, stdin=None):
     return proc.stdout
 
 
+@pytest.mark.slow
 def test_tag_json_contract(tmp_path):
     f = tmp_path / "a.txt"
     f.write_text(
@@ -151,6 +152,7 @@ def test_tag_json_contract(tmp_path):
     assert "brand:xiaomi" in human
 
 
+@pytest.mark.slow
 def test_tag_chinese_from_stdin():
     doc = json.loads(run("tag", "-", "--json", stdin="比亚迪在欧洲的销量再创新高，成都吸引了大批游客。"))
     assert doc["language"] == "zh"
@@ -158,6 +160,7 @@ def test_tag_chinese_from_stdin():
     assert doc["mentions"][0]["sentiment"]["label"] == "positive"
 
 
+@pytest.mark.slow
 def test_nlp_targets_keeps_order_and_fields(tmp_path):
     rows = [
         {"sentence": "Critics slammed Huawei over security.", "from": 16, "to": 22, "id": "a", "extra": 1},

@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from conftest import SERVER_ALLOWLIST
 
 SINOSCOPE = str(Path(sys.executable).parent / "sinoscope")
@@ -26,6 +27,7 @@ def cli(data: Path, *args, env=None):
     )
 
 
+@pytest.mark.slow
 def test_status_shows_failing_sources_dead_letters_backlog_and_the_last_alert(tmp_path, httpserver):
     from alerting import steady, store, window
 

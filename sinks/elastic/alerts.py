@@ -9,7 +9,7 @@ from elasticsearch import Elasticsearch
 
 from ..alerts import swings
 from ..query import EXCLUDED_SENSES
-from .store import ElasticStore
+from .store import ElasticStore, answering
 
 ALERT_MAPPING = {
     "dynamic": False,
@@ -130,9 +130,17 @@ class ElasticAlerts:
         self.es.close()
 
     def stats(self, now: datetime, t: swings.Thresholds) -> list[swings.EntityStats]:
+        with answering(self.sink.where):
+            return self._stats(now, t)
+
+    def _stats(self, now: datetime, t: swings.Thresholds) -> list[swings.EntityStats]:
         return stats_from_response(self.es.search(index=self.mentions, **stats_query(now, t)).body)
 
     def stories(self, entity_id: str, since: datetime, until: datetime, negative: bool, limit: int = 5) -> list[dict]:
+        with answering(self.sink.where):
+            return self._stories(entity_id, since, until, negative, limit)
+
+    def _stories(self, entity_id: str, since: datetime, until: datetime, negative: bool, limit: int) -> list[dict]:
         resp = self.es.search(
             index=self.mentions,
             size=limit,
@@ -165,6 +173,10 @@ class ElasticAlerts:
     def alerts(self, since: datetime | None = None, limit: int = 10000) -> list[dict]:
         """The alerts indexed since ``since``, newest first. Delivery state lives in the alert
         log of the process that fired them (``sinoscope alerts list`` there): None here."""
+        with answering(self.sink.where):
+            return self._alerts(since, limit)
+
+    def _alerts(self, since: datetime | None, limit: int) -> list[dict]:
         query = {"range": {"fired_at": {"gte": since.isoformat()}}} if since else {"match_all": {}}
         resp = self.es.search(
             index=self.index,

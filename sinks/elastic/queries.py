@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from elasticsearch import Elasticsearch
 
 from ..query import SPLITS, Backend
+from .store import answering
 
 EXACT = 40000  # cardinality precision threshold: exact below this many distinct values
 UNIT = {"hour": "hour", "day": "day", "week": "week"}
@@ -28,8 +29,8 @@ def _ms(value: float) -> datetime:
 
 
 class ElasticBackend(Backend):
-    def __init__(self, es: Elasticsearch, prefix: str = "sinoscope") -> None:
-        self.es = es
+    def __init__(self, es: Elasticsearch, prefix: str = "sinoscope", where: str = "Elasticsearch") -> None:
+        self.es, self.where = es, where
         self.mentions = f"{prefix}-mentions-*"
         self.articles = f"{prefix}-articles-*"
 
@@ -38,16 +39,17 @@ class ElasticBackend(Backend):
         from .store import ElasticStore
 
         store = ElasticStore.from_settings(s)
-        return cls(store.es, store.prefix)
+        return cls(store.es, store.prefix, store.where)
 
     def close(self) -> None:
         self.es.close()
 
     def _search(self, index: str, query: dict, aggs: dict, runtime: dict | None = None) -> dict:
         extra = {"runtime_mappings": runtime} if runtime else {}
-        return self.es.search(
-            index=index, size=0, query=query, aggs=aggs, ignore_unavailable=True, allow_no_indices=True, **extra
-        ).body.get("aggregations", {})
+        with answering(self.where):
+            return self.es.search(
+                index=index, size=0, query=query, aggs=aggs, ignore_unavailable=True, allow_no_indices=True, **extra
+            ).body.get("aggregations", {})
 
     @staticmethod
     def _filters(since: datetime | None, include_duplicates: bool, until: datetime | None = None, **terms) -> dict:
@@ -221,26 +223,27 @@ class ElasticBackend(Backend):
 
     def texts(self, since, limit):
         """Titles and summaries, then mention sentences, newest first."""
-        out: list[tuple[str, str]] = []
-        for index, fields in ((self.articles, ("title", "summary")), (self.mentions, ("sentence",))):
-            hits = self.es.search(
-                index=index,
-                query=self._filters(since, False),
-                size=min(limit, 10_000),
-                sort=[{"published": "desc"}],
-                source=[*fields, "outlet"],
-                ignore_unavailable=True,
-                allow_no_indices=True,
-            ).body["hits"]["hits"]
-            seen = set()
-            for h in hits:
-                src = h["_source"]
-                for f in fields:
-                    text = src.get(f)
-                    if text and (text, src.get("outlet")) not in seen:
-                        seen.add((text, src.get("outlet")))
-                        out.append((text, src.get("outlet") or ""))
-        return out[:limit]
+        with answering(self.where):
+            out: list[tuple[str, str]] = []
+            for index, fields in ((self.articles, ("title", "summary")), (self.mentions, ("sentence",))):
+                hits = self.es.search(
+                    index=index,
+                    query=self._filters(since, False),
+                    size=min(limit, 10_000),
+                    sort=[{"published": "desc"}],
+                    source=[*fields, "outlet"],
+                    ignore_unavailable=True,
+                    allow_no_indices=True,
+                ).body["hits"]["hits"]
+                seen = set()
+                for h in hits:
+                    src = h["_source"]
+                    for f in fields:
+                        text = src.get(f)
+                        if text and (text, src.get("outlet")) not in seen:
+                            seen.add((text, src.get("outlet")))
+                            out.append((text, src.get("outlet") or ""))
+            return out[:limit]
 
     def fetched_counts(self, since):
         q = {"range": {"fetched": {"gte": _iso(since)}}}

@@ -17,6 +17,7 @@ Connection, credentials and TLS come from settings/environment (``SINOSCOPE_SINK
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 from elasticsearch import Elasticsearch, helpers
 from elasticsearch.exceptions import ApiError, TransportError
@@ -82,6 +83,16 @@ MENTION_MAPPING = {
         "url": {"type": "keyword"},
     },
 }
+
+
+@contextmanager
+def answering(where: str):
+    """Elasticsearch's client errors (down, refused, timed out, 5xx) as the store seam's
+    ``StoreUnavailable``, so callers catch one error whatever the store."""
+    try:
+        yield
+    except (ApiError, TransportError) as exc:
+        raise StoreUnavailable(f"Elasticsearch did not answer: {exc}", where) from exc
 
 
 class ElasticStore(Store):

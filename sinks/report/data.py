@@ -7,11 +7,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from elasticsearch import ApiError, TransportError
-
+from sinks.base import StoreError
 from sinks.query import open_queries
 from sinoscope.core.errors import SinoscopeError
-from sinoscope.core.redact import redact
 
 MODEL_META = Path(__file__).resolve().parents[2] / "nlp" / "models" / "target_sentiment" / "meta.json"
 
@@ -51,10 +49,9 @@ def gather(settings, catalogue, since: datetime, entity_ids: list[str] | None = 
     """The report's data from the configured store (embedded, or Elasticsearch on the stack)."""
     try:
         return _gather(settings, catalogue, since, entity_ids, **kwargs)
-    except (ApiError, TransportError) as exc:  # only the stack's store raises these
+    except StoreError as exc:
         raise ReportError(
-            f"Elasticsearch at {redact(settings.sink.es_url)} did not answer the report's queries: {exc}; "
-            "is it up (sinoscope status), and are SINOSCOPE_SINK__ES_* set?"
+            f"{exc.where or 'the store'} did not answer the report's queries: {exc}; is it up (sinoscope status)?"
         ) from exc
 
 

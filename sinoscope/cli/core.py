@@ -121,11 +121,15 @@ def _queries():
 def _ask(query: str, *args, **kwargs) -> dict:
     """One query on the configured store, opened for it and closed after; a bad argument
     (an unknown interval or breakdown) is a clear error."""
+    from sinks.base import StoreError
+
     store = _queries()
     try:
         return getattr(store, query)(*args, **kwargs)
     except ValueError as exc:
         fail(str(exc))
+    except StoreError as exc:
+        fail(str(exc), f"is {exc.where} up? (sinoscope status)")
     finally:
         store.close()
 

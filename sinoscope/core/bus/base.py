@@ -118,6 +118,11 @@ class Bus(ABC):
         """(consumer group, topic) pairs with committed offsets."""
         return []
 
+    def prune(self, older_than_s: float, keep_topics: tuple[str, ...] = ()) -> int | None:
+        """Retention: drop messages older than ``older_than_s`` seconds (not from ``keep_topics``);
+        None where the broker does it itself (Kafka's retention.ms)."""
+        return None
+
     def read(self, topic: str, limit: int | None = None) -> list[Record]:
         """Every message of a topic from the start, without committing (inspection, tests)."""
         with self.consumer(f"__inspect-{id(self)}", [topic]) as consumer:
