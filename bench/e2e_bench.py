@@ -109,7 +109,7 @@ def bare_encoder_s(texts: list[tuple[str, str]], tagger) -> tuple[float, int]:
 
     sentences = sorted({m.sentence for _, text in texts for m in tagger.finder.find(text)}, key=len)
     model = tagger.model
-    encoder, tok = model.members[0].encoder, model.tokenizer
+    encoder, tok = model.members[0].bert, model.tokenizer
     t = time.perf_counter()
     with torch.inference_mode():
         for i in range(0, len(sentences), 64):

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from sinoscope.core.schemas import Enriched
 from sinoscope.core.tone import carriers
@@ -37,6 +38,31 @@ ALTER TABLE mentions ADD COLUMN IF NOT EXISTS entity_score DOUBLE;
 ALTER TABLE mentions ADD COLUMN IF NOT EXISTS entity_label VARCHAR;
 ALTER TABLE mentions ADD COLUMN IF NOT EXISTS entity_confidence DOUBLE;
 """
+_TS = pa.timestamp("us", tz="UTC")
+_ARTICLE_TYPES = [
+    ("id", pa.string()), ("url", pa.string()), ("title", pa.string()), ("summary", pa.string()),
+    ("outlet", pa.string()), ("country", pa.string()), ("language", pa.string()), ("source", pa.string()),
+    ("published", _TS), ("fetched", _TS), ("duplicate_of", pa.string()), ("sentiment_score", pa.float64()),
+    ("sentiment_label", pa.string()), ("sentiment_confidence", pa.float64()), ("mentions", pa.int32()),
+    ("model", pa.string()),
+]  # fmt: skip
+_MENTION_TYPES = [
+    ("id", pa.string()), ("article_id", pa.string()), ("entity_id", pa.string()), ("entity_type", pa.string()),
+    ("name", pa.string()), ("text", pa.string()), ("field", pa.string()), ("sentence", pa.string()),
+    ("sense", pa.string()), ("score", pa.float64()), ("label", pa.string()), ("confidence", pa.float64()),
+    ("published", _TS), ("outlet", pa.string()), ("country", pa.string()), ("language", pa.string()),
+    ("duplicate_of", pa.string()), ("entity_score", pa.float64()), ("entity_label", pa.string()),
+    ("entity_confidence", pa.float64()),
+]  # fmt: skip
+
+
+def _table(types: list[tuple[str, pa.DataType]], rows: list[tuple]) -> pa.Table:
+    """Rows as an Arrow table: DuckDB inserts it in one statement (``executemany`` goes row by row,
+    ~40 ms per article here)."""
+    columns = list(zip(*rows)) if rows else [()] * len(types)
+    return pa.table([pa.array(col, type=t) for col, (_, t) in zip(columns, types)], names=[n for n, _ in types])
+
+
 _MENTION_COLUMNS = (
     "id, article_id, entity_id, entity_type, name, text, field, sentence, sense, score, label, "
     "confidence, published, outlet, country, language, duplicate_of, entity_score, entity_label, "
@@ -143,22 +169,26 @@ class DuckDBStore(Store):
                         t.confidence if t else None,
                     )
                 )
+        # one row per id, the last wins (a replay inside one batch); Arrow tables in, one INSERT each
+        arts = list({a[0]: a for a in arts}.values())
+        ments = list({m[0]: m for m in ments}.values())
+        new_articles = _table(_ARTICLE_TYPES, arts)
+        new_mentions = _table(_MENTION_TYPES, ments)
         with self._lock:
             try:
                 conn = self._open(False)
             except duckdb.Error as exc:
                 raise StoreUnavailable(f"embedded store {self.path} is busy or unreadable: {exc}", self.where) from exc
             try:
+                conn.register("new_articles", new_articles)
+                conn.register("new_mentions", new_mentions)
                 conn.execute("BEGIN TRANSACTION")
-                conn.executemany("INSERT OR REPLACE INTO articles VALUES (" + ",".join("?" * 16) + ")", arts)
-                ids = [a[0] for a in arts]
+                conn.execute("INSERT OR REPLACE INTO articles SELECT * FROM new_articles")
                 # an article re-enriched (new model) replaces its mentions as a whole
-                conn.execute("DELETE FROM mentions WHERE article_id IN (SELECT unnest(?))", [ids])
-                if ments:
-                    conn.executemany(
-                        f"INSERT OR REPLACE INTO mentions ({_MENTION_COLUMNS}) VALUES (" + ",".join("?" * 20) + ")",
-                        ments,
-                    )
+                conn.execute("DELETE FROM mentions WHERE article_id IN (SELECT id FROM new_articles)")
+                conn.execute(
+                    f"INSERT OR REPLACE INTO mentions ({_MENTION_COLUMNS}) SELECT {_MENTION_COLUMNS} FROM new_mentions"
+                )
                 conn.execute("COMMIT")
             except duckdb.Error as exc:
                 conn.execute("ROLLBACK")
