@@ -139,19 +139,9 @@ def run_once(data: Path, listing: Path) -> tuple[float, dict, int]:
 
 
 def stage_times(summary: dict) -> str:
-    """The stage durations the pass reports, where it reports them."""
-    found = []
-
-    def walk(d, path=""):
-        if isinstance(d, dict):
-            for k, v in d.items():
-                if isinstance(v, (int, float)) and re.search(r"(?:^|_)(?:s|seconds|duration_s|elapsed_s)$", k):
-                    found.append(f"{path}{k}={v:.1f}")
-                else:
-                    walk(v, f"{path}{k}.")
-
-    walk(summary)
-    return ", ".join(found) or "(the pass reports no stage times)"
+    """The stage durations the pass reports (``timings_s``: ingest, enrich, store, alerts)."""
+    t = summary.get("timings_s") or {}
+    return ", ".join(f"{k} {v:.1f} s" for k, v in t.items()) or "(the pass reports no stage times)"
 
 
 def main() -> None:

@@ -4,6 +4,8 @@ ephemeral mode when no Prefect server is configured, so no service is needed."""
 
 from __future__ import annotations
 
+import time
+
 from prefect import flow
 
 from .alerts import alert_task
@@ -15,8 +17,19 @@ from .workers import enrich_task, store_task
 def pipeline_flow(
     config: str | None = None, overrides: dict | None = None, sources_file: str | None = None, now: str | None = None
 ) -> dict:
+    timings, t = {}, time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t
+        timings[name] = round(time.perf_counter() - t, 2)
+        t = time.perf_counter()
+
     ingest = ingest_flow(config, overrides, sources_file)
+    lap("ingest")
     enrich = enrich_task(config, overrides, True)
+    lap("enrich")
     store = store_task(config, overrides, True)
+    lap("store")
     alerts = alert_task(config, overrides, now)
-    return {"ingest": ingest, "enrich": enrich, "store": store, "alerts": alerts}
+    lap("alerts")
+    return {"ingest": ingest, "enrich": enrich, "store": store, "alerts": alerts, "timings_s": timings}

@@ -1,7 +1,8 @@
 """``sinoscope serve``: the flows as Prefect deployments with schedules, run by this process.
 
-- ingest every ``ingest_every_s`` (default 5 minutes);
-- alerts every 5 minutes (``alerts_every_s``);
+- ingest every ``ingest_every_s`` (default 5 minutes), the first pass at start-up;
+- alerts every 5 minutes (``alerts_every_s``), the first at start-up; besides, the sink worker runs
+  detection for the entities of each batch it writes (``alerts.stream``);
 - maintenance daily at 03:17 UTC;
 - the enrich and sink workers every minute with a deployment concurrency limit of one that
   cancels new runs while one is alive: a supervisor that restarts a dead worker within a minute.
@@ -11,13 +12,18 @@ without it Prefect starts a local server in this process.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.schedules import Interval
 
 from .alerts import alerts_flow
 from .ingest import ingest_flow
 from .maintenance import maintenance_flow
 from .workers import enrich_worker_flow, sink_worker_flow
+
+START_DELAY_S = 5  # the deployments are registered by then
 
 
 def deployments(
@@ -25,12 +31,21 @@ def deployments(
 ) -> list:
     params = {"config": config, "overrides": overrides}
     one = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+    # anchored at start-up: the first ingest and alert passes run as soon as serving starts,
+    # then every interval (an unanchored interval waits up to a whole interval for its first run)
+    start = datetime.now(UTC) + timedelta(seconds=START_DELAY_S)
     out = [
         ingest_flow.to_deployment(
-            "sinoscope-ingest", interval=ingest_every_s, parameters=params, concurrency_limit=one
+            "sinoscope-ingest",
+            schedule=Interval(ingest_every_s, anchor_date=start),
+            parameters=params,
+            concurrency_limit=one,
         ),
         alerts_flow.to_deployment(
-            "sinoscope-alerts", interval=alerts_every_s, parameters=params, concurrency_limit=one
+            "sinoscope-alerts",
+            schedule=Interval(alerts_every_s, anchor_date=start),
+            parameters=params,
+            concurrency_limit=one,
         ),
         maintenance_flow.to_deployment(
             "sinoscope-maintenance", cron="17 3 * * *", parameters=params, concurrency_limit=one

@@ -14,6 +14,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from nlp.stage import enrich_pass
+from sinks.alerts.run import alert_pass
 from sinks.stage import store_pass
 
 from . import progress
@@ -33,8 +34,17 @@ def enrich_task(config: str | None, overrides: dict | None, until_idle: bool = T
 
 @task(name="store", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
 def store_task(config: str | None, overrides: dict | None, until_idle: bool = True) -> dict:
-    """Retried: a store that is briefly down (or busy) gets another chance; nothing was committed."""
-    return store_pass(settings_from(config, overrides), until_idle=until_idle, signals=not until_idle)
+    """Retried: a store that is briefly down (or busy) gets another chance; nothing was committed.
+    As a worker (``serve``), each batch written is followed at once by swing detection for the
+    entities it touched (``alerts.stream``): an alert does not wait for the next scheduled pass."""
+    settings = settings_from(config, overrides)
+    stream = None
+    if not until_idle and settings.alerts.stream:
+
+        def stream(entity_ids: set[str]) -> None:
+            alert_pass(settings, entity_ids=entity_ids)
+
+    return store_pass(settings, until_idle=until_idle, signals=not until_idle, on_written=stream)
 
 
 @flow(name="enrich-worker", retries=1000, retry_delay_seconds=30)

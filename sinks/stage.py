@@ -4,6 +4,9 @@ dead-lettered with its reason."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from pydantic import ValidationError
 
 from sinoscope.core.bus import Bus, Record
@@ -14,9 +17,12 @@ from sinoscope.core.stage import BatchResult, Stage
 from .base import Store, open_store
 
 GROUP = "sink-store"
+log = logging.getLogger("sinoscope.sinks")
 
 
-def sink_stage(bus: Bus, settings: Settings, store: Store) -> Stage:
+def sink_stage(bus: Bus, settings: Settings, store: Store, touched: set[str] | None = None) -> Stage:
+    """``touched`` gathers the entity ids of every article written (for streaming alerts)."""
+
     def process(records: list[Record]) -> BatchResult:
         result, batch, record_of = BatchResult(), [], {}
         for r in records:
@@ -33,6 +39,8 @@ def sink_stage(bus: Bus, settings: Settings, store: Store) -> Stage:
             if article_id in record_of and article_id not in seen:
                 seen.add(article_id)
                 result.failures.append((record_of[article_id], reason))
+        if touched is not None:
+            touched.update(m.entity_id for e in batch if e.article.id not in seen for m in e.mentions)
         return result
 
     return Stage(
@@ -46,18 +54,37 @@ def sink_stage(bus: Bus, settings: Settings, store: Store) -> Stage:
     )
 
 
-def store_pass(settings: Settings, until_idle: bool = True, signals: bool = False) -> dict:
+def store_pass(
+    settings: Settings,
+    until_idle: bool = True,
+    signals: bool = False,
+    on_written: Callable[[set[str]], None] | None = None,
+) -> dict:
     """Run the sink stage (drain the enriched topic with ``until_idle``) into the configured store.
-    Raises ``StoreError`` (``where`` names the store) when the store cannot be used."""
+    ``on_written`` gets the entity ids each committed batch touched (streaming alerts); its
+    failure is logged, never the worker's end. Raises ``StoreError`` (``where`` names the store)
+    when the store cannot be used."""
     from sinoscope.core.bus import open_bus
+
+    touched: set[str] = set()
+
+    def after_batch(_stats) -> None:
+        if on_written is None or not touched:
+            return
+        ids = set(touched)
+        touched.clear()
+        try:
+            on_written(ids)
+        except Exception:  # noqa: BLE001 (detection has its own schedule as a safety net)
+            log.exception("streaming alert pass for %d entities failed; the scheduled pass will retry", len(ids))
 
     with open_store(settings) as store:
         store.setup()
         with open_bus(settings) as bus:
-            stage = sink_stage(bus, settings, store)
+            stage = sink_stage(bus, settings, store, touched)
             if signals:
                 stage.install_signal_handlers()
-            stats = stage.run(until_idle=until_idle, poll_timeout_s=0.2)
+            stats = stage.run(until_idle=until_idle, poll_timeout_s=0.2, on_batch=after_batch)
         counts = store.counts() or {}
     return {
         "written": stats.records - stats.dead_lettered,

@@ -249,3 +249,53 @@ def test_alerts_test_sends_a_signed_sample(tmp_path, httpserver):
         env={**os.environ},
     )
     assert bad.returncode == 2 and "did not accept the sample alert" in bad.stderr
+
+
+def test_each_sink_batch_runs_detection_for_the_entities_it_wrote(asettings, httpserver):
+    """Alerts as a stream: the sink stage hands the entities of each batch it wrote to detection at
+    once (the worker under `serve` does this with alerts.stream), so a planted drop is delivered
+    by the batch that stored it; entities the batch did not touch are not evaluated."""
+    from sinks.stage import store_pass
+    from sinoscope.core.bus import open_bus
+
+    rx = Receiver(httpserver)
+    store(asettings, steady("city:chengdu", NOW) + steady("city:hangzhou", NOW))
+    with open_bus(asettings) as bus:
+        for e in window("city:chengdu", NOW, 12, -0.6):
+            bus.publish(asettings.bus.topics.enriched, e.article.id, e.to_json())
+        bus.flush()
+    handed, results = [], []
+
+    def stream(entity_ids: set[str]) -> None:
+        handed.append(entity_ids)
+        results.append(alert_pass(asettings, [rx.url], now=NOW, entity_ids=entity_ids))
+
+    out = store_pass(asettings, until_idle=True, on_written=stream)
+    assert out["written"] == 12 and handed == [{"city:chengdu"}]
+    assert results[0].evaluated == 1 and [a["entity_id"] for a in results[0].fired] == ["city:chengdu"]
+    assert [a["entity_id"] for a in rx.accepted] == ["city:chengdu"]
+    # the scheduled pass afterwards (the safety net) neither fires nor sends it again
+    later = alert_pass(asettings, [rx.url], now=NOW + timedelta(minutes=5))
+    assert later.fired == [] and len(rx.accepted) == 1
+
+
+def test_a_delivery_is_claimed_by_the_pass_sending_it(asettings):
+    """Two passes side by side (the streaming one and the scheduled one) never both send a
+    delivery: the first claims it; a claim left by a pass that died runs out."""
+    log = AlertLog(asettings.path("alerts.sqlite"))
+    try:
+        alert = {
+            "id": "alert-x",
+            "entity_id": "city:chengdu",
+            "name": "Chengdu",
+            "type": "city",
+            "kind": "sentiment_drop",
+            "fired_at": NOW.isoformat(),
+            "window": {"start": NOW.isoformat(), "end": NOW.isoformat()},
+        }
+        assert log.record(alert, ["sentiment_drop"], [("https://hooks.example/a", "json")], NOW)
+        assert [d["alert_id"] for d in log.pending(NOW)] == ["alert-x"]
+        assert log.pending(NOW + timedelta(seconds=1)) == []  # claimed by the first pass
+        assert [d["alert_id"] for d in log.pending(NOW + timedelta(minutes=6))] == ["alert-x"]  # its claim ran out
+    finally:
+        log.close()

@@ -191,6 +191,12 @@ def test_serve_builds_scheduled_deployments(prefect_home):
     alerts = deps["sinoscope-alerts"]
     assert "webhooks" not in alerts.parameters  # webhook URLs (credentials) reach flows through the environment
     assert alerts.schedules[0].schedule.interval == timedelta(minutes=5)
+    # the first ingest and alert passes run at start-up, not an interval later
+    from datetime import UTC, datetime
+
+    for name in ("sinoscope-ingest", "sinoscope-alerts"):
+        anchor = deps[name].schedules[0].schedule.anchor_date
+        assert abs((anchor - datetime.now(UTC)).total_seconds()) < 30, name
     assert deps["sinoscope-maintenance"].schedules[0].schedule.cron == "17 3 * * *"
     assert all(d.concurrency_limit == 1 for d in deps.values())
     assert deps["sinoscope-enrich"].concurrency_options.collision_strategy == "CANCEL_NEW"

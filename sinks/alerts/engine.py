@@ -53,7 +53,7 @@ class AlertEngine:
         alert_log: AlertLog,
         sender: Sender,
         names: dict[str, str],
-        stats: Callable[[datetime, swings.Thresholds], list[swings.EntityStats]],
+        stats: Callable[..., list[swings.EntityStats]],  # (now, thresholds, entity ids or None)
         stories: Callable[[str, datetime, datetime, bool], list[dict]],
         on_fired: Callable[[dict], None] | None = None,
     ) -> None:
@@ -69,7 +69,9 @@ class AlertEngine:
                 t = t.model_copy(update=self.s.overrides[key])
         return t
 
-    def detect(self, now: datetime, targets: list[Target]) -> PassResult:
+    def detect(self, now: datetime, targets: list[Target], entity_ids: set[str] | None = None) -> PassResult:
+        """Swings of every entity in the window, or only of ``entity_ids`` (a streaming pass after a
+        sink batch: the entities it touched)."""
         res = PassResult()
         # one store query per distinct (window, baseline) the settings use; each entity keeps
         # the figures computed with its own thresholds
@@ -77,14 +79,14 @@ class AlertEngine:
         rows = []
         for w, b in sorted({(t.window_h, t.baseline_days) for t in ts}):
             probe = self.s.thresholds.model_copy(update={"window_h": w, "baseline_days": b})
-            for r in self.stats(now, probe):
+            for r in self.stats(now, probe, sorted(entity_ids) if entity_ids is not None else None):
                 mine = self.thresholds(r.entity_id, r.entity_type)
                 if (mine.window_h, mine.baseline_days) == (w, b):
                     rows.append(r)
         res.evaluated = len(rows)
         found = swings.detect(rows, self.thresholds, now)
         holding: dict[str, set[str]] = {sw.entity_id: {s.kind for s in sw.signals} for sw in found}
-        self.log.rearm_all_except(holding)
+        self.log.rearm_all_except(holding, among={r.entity_id for r in rows} if entity_ids is not None else None)
         for sw in found:
             t = self.thresholds(sw.entity_id, sw.entity_type)
             kinds = [s.kind for s in sw.signals if self.log.may_fire(sw.entity_id, s.kind, now, t.cooldown_h)]
@@ -153,8 +155,8 @@ class AlertEngine:
             res.delivered += 1
         return res
 
-    def run(self, now: datetime, targets: list[Target]) -> PassResult:
-        res = self.detect(now, targets)
+    def run(self, now: datetime, targets: list[Target], entity_ids: set[str] | None = None) -> PassResult:
+        res = self.detect(now, targets, entity_ids)
         out = self.deliver(now)
         res.delivered, res.failed, res.gave_up = out.delivered, out.failed, out.gave_up
         return res

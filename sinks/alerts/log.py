@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
 """
 
 
+CLAIM_S = 300  # how long a pass holds the deliveries it is sending
+
+
 def _ts(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat()
 
@@ -69,9 +72,12 @@ class AlertLog:
                 (entity_id, *sorted(kinds_holding)),
             )
 
-    def rearm_all_except(self, holding: dict[str, set[str]]) -> None:
+    def rearm_all_except(self, holding: dict[str, set[str]], among: set[str] | None = None) -> None:
+        """Re-arm every armed entity (or those ``among`` the ones just evaluated) whose swings no
+        longer hold."""
         for (eid,) in self.db.execute("SELECT DISTINCT entity_id FROM armed WHERE active = 1").fetchall():
-            self.rearm(eid, holding.get(eid, set()))
+            if among is None or eid in among:
+                self.rearm(eid, holding.get(eid, set()))
 
     def record(self, alert: dict, kinds: list[str], targets: list[tuple[str, str]], now: datetime) -> bool:
         """Store a fired alert, mark its kinds active and queue one delivery per target, in one
@@ -115,13 +121,27 @@ class AlertLog:
                 raise
 
     # -- the outbox -----------------------------------------------------------------------
-    def pending(self, now: datetime) -> list[dict]:
-        rows = self.db.execute(
-            "SELECT d.alert_id, d.target, d.format, d.attempts, a.body, a.fired_at FROM deliveries d "
-            "JOIN alerts a ON a.id = d.alert_id WHERE d.status = 'pending' AND (d.next_attempt IS NULL OR d.next_attempt <= ?) "
-            "ORDER BY a.fired_at, d.alert_id, d.target",
-            (_ts(now),),
-        ).fetchall()
+    def pending(self, now: datetime, lease_s: float = CLAIM_S) -> list[dict]:
+        """The deliveries due now, claimed for ``lease_s``: a pass running beside this one (the
+        sink worker's streaming pass and the scheduled one) does not send them too. A pass that
+        dies holding a claim leaves them due again when it runs out."""
+        with self._lock:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                rows = self.db.execute(
+                    "SELECT d.alert_id, d.target, d.format, d.attempts, a.body, a.fired_at FROM deliveries d "
+                    "JOIN alerts a ON a.id = d.alert_id WHERE d.status = 'pending' "
+                    "AND (d.next_attempt IS NULL OR d.next_attempt <= ?) ORDER BY a.fired_at, d.alert_id, d.target",
+                    (_ts(now),),
+                ).fetchall()
+                self.db.executemany(
+                    "UPDATE deliveries SET next_attempt = ? WHERE alert_id = ? AND target = ?",
+                    [(_ts(now + timedelta(seconds=lease_s)), a, t) for a, t, *_ in rows],
+                )
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
         return [
             {"alert_id": a, "target": t, "format": f, "attempts": n, "body": json.loads(b), "fired_at": fa}
             for a, t, f, n, b, fa in rows

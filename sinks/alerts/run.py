@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from sinoscope.core.settings import Settings
 
@@ -38,15 +39,25 @@ def alert_figures(settings: Settings):
     return DuckDBAlerts(settings.path("store.duckdb"), settings.path("alerts.sqlite"))
 
 
-def alert_pass(
-    settings: Settings, webhooks: list[str] | None = None, now: datetime | None = None, detect: bool = True
-) -> PassResult:
-    """One pass: swings in the store -> the alert log -> webhooks. ``detect=False`` only
-    delivers what is pending (e.g. after a restart)."""
+@lru_cache(maxsize=4)
+def _names(catalogues: tuple) -> dict[str, str]:
     from nlp.entities.catalogue import load_catalogue
 
+    return {e.id: e.name for e in load_catalogue(catalogues).entities.values()}
+
+
+def alert_pass(
+    settings: Settings,
+    webhooks: list[str] | None = None,
+    now: datetime | None = None,
+    detect: bool = True,
+    entity_ids: set[str] | None = None,
+) -> PassResult:
+    """One pass: swings in the store -> the alert log -> webhooks. ``detect=False`` only
+    delivers what is pending (e.g. after a restart); ``entity_ids`` limits detection to those
+    entities (the streaming pass after a sink batch)."""
     now = now or datetime.now(UTC)
-    names = {e.id: e.name for e in load_catalogue(settings.nlp.catalogues).entities.values()}
+    names = _names(tuple(settings.nlp.catalogues))
     alert_log = AlertLog(settings.path("alerts.sqlite"))
     send = sender(settings)
     closers = [alert_log.close, send.close]
@@ -57,7 +68,7 @@ def alert_pass(
             settings, alert_log, send, names, backend.stats, backend.stories, on_fired=backend.record_alert
         )
         if detect:
-            return engine.run(now, targets(settings, webhooks))
+            return engine.run(now, targets(settings, webhooks), entity_ids)
         return engine.deliver(now)
     finally:
         for close in reversed(closers):

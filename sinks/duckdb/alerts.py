@@ -64,8 +64,8 @@ class DuckDBAlerts:
     def close(self) -> None:
         self.backend.close()
 
-    def stats(self, now: datetime, t: Thresholds) -> list[EntityStats]:
-        return stats(self.backend.conn, now, t)
+    def stats(self, now: datetime, t: Thresholds, entity_ids: list[str] | None = None) -> list[EntityStats]:
+        return stats(self.backend.conn, now, t, entity_ids)
 
     def stories(self, entity_id: str, since: datetime, until: datetime, negative: bool, limit: int = 5) -> list[dict]:
         return self.queries.stories(

@@ -52,8 +52,9 @@ STORY_FIELD = {
 }
 
 
-def stats_query(now: datetime, t: swings.Thresholds) -> dict:
+def stats_query(now: datetime, t: swings.Thresholds, entity_ids: list[str] | None = None) -> dict:
     b0, w0, w1 = swings.periods(now, t)
+    only = [{"terms": {"entity_id": entity_ids}}] if entity_ids is not None else []
 
     def part(extra: dict) -> dict:
         return {
@@ -78,7 +79,7 @@ def stats_query(now: datetime, t: swings.Thresholds) -> dict:
         "runtime_mappings": STORY_FIELD,
         "query": {
             "bool": {
-                "filter": [{"range": {"published": {"gte": b0.isoformat(), "lte": w1.isoformat()}}}],
+                "filter": [{"range": {"published": {"gte": b0.isoformat(), "lte": w1.isoformat()}}}, *only],
                 "must_not": [{"terms": {"sense": list(EXCLUDED_SENSES)}}],
             }
         },
@@ -129,12 +130,14 @@ class ElasticAlerts:
     def close(self) -> None:
         self.es.close()
 
-    def stats(self, now: datetime, t: swings.Thresholds) -> list[swings.EntityStats]:
+    def stats(
+        self, now: datetime, t: swings.Thresholds, entity_ids: list[str] | None = None
+    ) -> list[swings.EntityStats]:
         with answering(self.sink.where):
-            return self._stats(now, t)
+            return self._stats(now, t, entity_ids)
 
-    def _stats(self, now: datetime, t: swings.Thresholds) -> list[swings.EntityStats]:
-        return stats_from_response(self.es.search(index=self.mentions, **stats_query(now, t)).body)
+    def _stats(self, now: datetime, t: swings.Thresholds, entity_ids: list[str] | None) -> list[swings.EntityStats]:
+        return stats_from_response(self.es.search(index=self.mentions, **stats_query(now, t, entity_ids)).body)
 
     def stories(self, entity_id: str, since: datetime, until: datetime, negative: bool, limit: int = 5) -> list[dict]:
         with answering(self.sink.where):

@@ -157,6 +157,11 @@ class AlertSettings(BaseModel):
         description="Threshold changes per entity type (city, brand) or entity id (city:chengdu); "
         "an entity's own entry wins over its type's.",
     )
+    stream: bool = Field(
+        True,
+        description="Under `serve`, the sink worker runs swing detection for the entities each batch touched "
+        "right after writing it (the scheduled alert pass stays as a safety net).",
+    )
     timeout_s: float = Field(10.0, description="Per-request timeout of a webhook POST.")
     attempts_per_pass: int = Field(3, description="Tries per delivery within one alert pass (exponential backoff).")
     backoff_s: float = Field(1.0, description="First wait between tries within a pass.")
