@@ -110,6 +110,9 @@ def bare_encoder_s(texts: list[tuple[str, str]], tagger) -> tuple[float, int]:
     sentences = sorted({m.sentence for _, text in texts for m in tagger.finder.find(text)}, key=len)
     model = tagger.model
     encoder, tok = model.members[0].bert, model.tokenizer
+    with torch.inference_mode():  # warm-up: the first bf16 batch pays for kernel selection
+        enc = tok(sentences[-64:], padding=True, truncation=True, max_length=256, return_tensors="pt")
+        encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
     t = time.perf_counter()
     with torch.inference_mode():
         for i in range(0, len(sentences), 64):

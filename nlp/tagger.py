@@ -20,6 +20,7 @@ once (city/brand dev macro-F1 0.775 against 0.754); ``entity_tone="model"`` sele
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,8 @@ from .sentiment.lexicon import LEXICONS, lexicon_sentiment
 from .sentiment.model import Prediction, marked
 
 NEUTRAL_BAND = 0.15
-MAX_CONTEXT = 400  # characters of sentence kept around a mention for the model
+MAX_CONTEXT = 400
+SEEN_MAX = 50_000  # model answers kept for reuse (~20 MB)  # characters of sentence kept around a mention for the model
 
 
 @dataclass
@@ -125,6 +127,7 @@ class Tagger:
         self._precision = precision
         self.entity_tone = entity_tone  # "mentions" or "model" (setting nlp.entity_tone)
         self._model = None
+        self._seen: OrderedDict[tuple, Prediction] = OrderedDict()  # recent model answers, by input
 
     @classmethod
     def from_settings(cls, nlp, sentiment: bool = True) -> Tagger:
@@ -136,6 +139,21 @@ class Tagger:
             threads=nlp.threads,
             entity_tone=nlp.entity_tone,
         )
+
+    def _predict(self, unique: list[tuple]) -> dict[tuple, Prediction]:
+        """The model's answers, each input scored once per worker while it is recent: a
+        syndicated copy, a repeated boilerplate sentence or a replayed batch costs a lookup
+        (the model is deterministic for an input: bf16 scores do not depend on the batch)."""
+        out = {x: self._seen[x] for x in unique if x in self._seen}
+        todo = [x for x in unique if x not in out]
+        for x, p in zip(todo, self.model.predict_marked(todo) if todo else []):
+            out[x] = p
+        for x in unique:
+            self._seen[x] = out[x]
+            self._seen.move_to_end(x)
+        while len(self._seen) > SEEN_MAX:
+            self._seen.popitem(last=False)
+        return out
 
     @property
     def model(self):
@@ -216,8 +234,7 @@ class Tagger:
                     inputs.append((text, tuple(spans)))
         marked_inputs = [x if isinstance(x[1], tuple) else marked(*x) for x in inputs]
         if marked_inputs:
-            unique = list(dict.fromkeys(marked_inputs))
-            preds = dict(zip(unique, self.model.predict_marked(unique)))
+            preds = self._predict(list(dict.fromkeys(marked_inputs)))
             for (d, k), item in zip(queue, marked_inputs):
                 if k >= 0:
                     results[d].mention_sentiment[k] = preds[item]

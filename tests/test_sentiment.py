@@ -185,3 +185,29 @@ def test_an_entitys_mentions_taken_together(labels, scores, expected):
     from sinoscope.core.tone import entity_label
 
     assert entity_label(labels, scores) == expected
+
+
+def test_a_sentence_seen_recently_is_not_scored_again(model):
+    """A syndicated copy or a replayed batch costs the worker a lookup, not a model pass: the
+    tagger keeps recent model answers, and the answers are the same."""
+    from nlp.tagger import Tagger
+
+    tagger = Tagger()
+    tagger._model = model
+    calls: list[int] = []
+    real = model.predict_marked
+
+    def counting(inputs, *a, **kw):
+        calls.append(len(inputs))
+        return real(inputs, *a, **kw)
+
+    model.predict_marked = counting
+    try:
+        doc = [("BYD opens its Szeged plant", "BYD opened a plant in Szeged. Floods hit Chengdu again.", "en")]
+        first = tagger.tag_many(doc)[0].as_dict()
+        again = tagger.tag_many(doc)[0].as_dict()
+        copy = tagger.tag_many([("", "Floods hit Chengdu again.", "en")])[0]
+    finally:
+        model.predict_marked = real
+    assert calls == [3]  # title BYD, text BYD, Chengdu: scored once; the repeat and the copy reuse them
+    assert again == first and copy.mention_sentiment[0].as_dict() == first["mentions"][-1]["sentiment"]
