@@ -53,8 +53,12 @@ def deployments(
     ]
     if workers:
         out += [
-            enrich_worker_flow.to_deployment("sinoscope-enrich", interval=60, parameters=params, concurrency_limit=one),
-            sink_worker_flow.to_deployment("sinoscope-sink", interval=60, parameters=params, concurrency_limit=one),
+            enrich_worker_flow.to_deployment(
+                "sinoscope-enrich", schedule=Interval(60, anchor_date=start), parameters=params, concurrency_limit=one
+            ),
+            sink_worker_flow.to_deployment(
+                "sinoscope-sink", schedule=Interval(60, anchor_date=start), parameters=params, concurrency_limit=one
+            ),
         ]
     return out
 
