@@ -21,12 +21,16 @@ article-level tone toward each entity, one per (article, entity) (``sinoscope.co
 from __future__ import annotations
 
 import math
+import re
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sinoscope.core.settings import Settings
 
-INTERVALS = {"1h": "hour", "hour": "hour", "1d": "day", "day": "day", "1w": "week", "week": "week"}
+ALIASES = {"hour": "1h", "day": "1d", "week": "1w", "month": "1M", "quarter": "1q", "year": "1y"}
+MAX_BUCKETS = 20_000
+WEEK_ORIGIN = datetime(1970, 1, 5, tzinfo=UTC)  # a Monday: weeks start on Mondays (ISO)
 SPLITS = ("outlet", "country", "language")
 # "Beijing said..." stands for the state, not the city: rank and swing figures leave such mentions out
 EXCLUDED_SENSES = ("government",)
@@ -45,11 +49,61 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def interval_unit(interval: str) -> str:
-    unit = INTERVALS.get(interval)
-    if unit is None:
-        raise ValueError(f"interval {interval!r}: use 1h, 1d or 1w")
-    return unit
+@dataclass(frozen=True)
+class Interval:
+    """A trend's bucket size: fixed (``6h``, ``3d``, ``2w``: ``step``, aligned to ``origin``) or
+    calendar (``1w`` Monday weeks, ``1M`` months, ``1q`` quarters, ``1y`` years: ``unit``), in UTC."""
+
+    text: str
+    step: timedelta | None = None
+    origin: datetime = EPOCH
+    unit: str | None = None  # week, month, quarter, year
+
+    def floor(self, t: datetime) -> datetime:
+        t = t.astimezone(UTC)
+        if self.step is not None:
+            return self.origin + ((t - self.origin) // self.step) * self.step
+        if self.unit == "week":
+            return WEEK_ORIGIN + ((t - WEEK_ORIGIN) // timedelta(weeks=1)) * timedelta(weeks=1)
+        months = {"month": 1, "quarter": 3, "year": 12}[self.unit or "month"]
+        m = (t.month - 1) // months * months
+        return datetime(t.year, m + 1, 1, tzinfo=UTC)
+
+    def next(self, start: datetime) -> datetime:
+        if self.step is not None:
+            return start + self.step
+        if self.unit == "week":
+            return start + timedelta(weeks=1)
+        months = {"month": 1, "quarter": 3, "year": 12}[self.unit or "month"]
+        m = start.month - 1 + months
+        return start.replace(year=start.year + m // 12, month=m % 12 + 1)
+
+    def starts(self, since: datetime, until: datetime) -> list[datetime]:
+        """Every bucket start from the one holding ``since`` to the one holding ``until``."""
+        out, t, end = [], self.floor(since), self.floor(until)
+        while t <= end:
+            out.append(t)
+            if len(out) > MAX_BUCKETS:
+                raise ValueError(f"interval {self.text!r} makes over {MAX_BUCKETS:,} buckets: choose a larger one")
+            t = self.next(t)
+        return out
+
+
+def parse_interval(interval: str) -> Interval:
+    """``Nh``, ``Nd``, ``Nw`` (fixed; ``1w`` is the calendar week), ``1M``, ``1q``, ``1y``, or
+    hour/day/week/month/quarter/year."""
+    text = ALIASES.get(interval, interval)
+    m = re.fullmatch(r"([1-9]\d{0,4})([hdwMqy])", text.strip())
+    if not m:
+        raise ValueError(f"interval {interval!r}: use Nh, Nd, Nw (e.g. 6h, 3d, 2w) or 1M, 1q, 1y")
+    n, unit = int(m.group(1)), m.group(2)
+    if unit in "Mqy":
+        if n != 1:
+            raise ValueError(f"interval {interval!r}: calendar intervals are 1M, 1q or 1y")
+        return Interval(text, unit={"M": "month", "q": "quarter", "y": "year"}[unit])
+    if unit == "w":
+        return Interval(text, unit="week") if n == 1 else Interval(text, step=timedelta(weeks=n), origin=WEEK_ORIGIN)
+    return Interval(text, step=timedelta(hours=n) if unit == "h" else timedelta(days=n))
 
 
 def check_split(by: str, what: str) -> None:
@@ -71,8 +125,11 @@ class Backend(ABC):
     """The primitive aggregations a store answers. ``dups``: count syndicated copies too."""
 
     @abstractmethod
-    def trend_buckets(self, entity_id: str, since: datetime, unit: str, dups: bool) -> list[tuple]:
-        """(bucket start, mentions, mean tone, positive, negative) for each bucket with mentions, in order."""
+    def trend_buckets(
+        self, entity_id: str, since: datetime, until: datetime, interval: Interval, dups: bool
+    ) -> list[tuple]:
+        """(bucket start, mentions, mean tone, positive, negative) for each bucket with mentions
+        (``interval.floor`` of its mentions' times), in order."""
 
     @abstractmethod
     def entity_figures(
@@ -134,20 +191,36 @@ class Queries:
         self.backend.close()
 
     def trend(
-        self, entity_id: str, name: str, since: datetime, interval: str = "1d", include_duplicates: bool = False
+        self,
+        entity_id: str,
+        name: str,
+        since: datetime,
+        interval: str = "1d",
+        include_duplicates: bool = False,
+        until: datetime | None = None,
     ) -> dict:
-        unit = interval_unit(interval)
-        rows = self.backend.trend_buckets(entity_id, since, unit, include_duplicates)
+        """Every bucket from ``since`` to ``until`` (default now), zero-filled: a bucket without
+        mentions has ``mentions`` 0 and ``sentiment_mean`` null (no data, not "neutral")."""
+        spec = parse_interval(interval)
+        until = until or datetime.now(UTC)
+        found = {
+            _iso(b): (n, s, p, q)
+            for b, n, s, p, q in self.backend.trend_buckets(entity_id, since, until, spec, include_duplicates)
+        }
+        buckets = []
+        for start in spec.starts(since, until):
+            n, s, p, q = found.get(_iso(start), (0, None, 0, 0))
+            buckets.append(
+                {"start": _iso(start), "mentions": n, "sentiment_mean": _round(s), "positive": p, "negative": q}
+            )
         return {
             "entity_id": entity_id,
             "name": name,
             "interval": interval,
             "since": since.isoformat(),
+            "until": until.isoformat(),
             "include_duplicates": include_duplicates,
-            "buckets": [
-                {"start": _iso(b), "mentions": n, "sentiment_mean": _round(s), "positive": p, "negative": q}
-                for b, n, s, p, q in rows
-            ],
+            "buckets": buckets,
         }
 
     def rank(

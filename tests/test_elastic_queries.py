@@ -62,17 +62,29 @@ def test_trend_request_and_answer(httpserver):
             }
         },
     )
-    out = q.trend("city:wuhan", "Wuhan", SINCE, "1d")
-    assert out["buckets"] == [
+    out = q.trend("city:wuhan", "Wuhan", SINCE, "1d", until=NOW)
+    assert len(out["buckets"]) == 51  # every day of the period, zero-filled
+    assert [b for b in out["buckets"] if b["mentions"]] == [
         {"start": "2026-11-02T00:00:00+00:00", "mentions": 3, "sentiment_mean": -0.4123, "positive": 0, "negative": 2}
     ]
     body = fake.bodies[0]
-    assert body["size"] == 0 and body["aggs"]["b"]["date_histogram"]["calendar_interval"] == "day"
+    assert body["size"] == 0 and body["aggs"]["b"]["date_histogram"]["fixed_interval"] == "86400s"
+    assert body["query"]["bool"]["filter"][-1] == {
+        "range": {"published": {"gte": SINCE.isoformat(), "lte": NOW.isoformat()}}
+    }
     assert {"term": {"entity_id": "city:wuhan"}} in body["query"]["bool"]["filter"]
     assert body["query"]["bool"]["must_not"] == [{"exists": {"field": "duplicate_of"}}]  # syndicated copies out
-    q.trend("city:wuhan", "Wuhan", SINCE, "1w", include_duplicates=True)
+    q.trend("city:wuhan", "Wuhan", SINCE, "1w", include_duplicates=True, until=NOW)
     assert fake.bodies[1]["query"]["bool"]["must_not"] == []
     assert fake.bodies[1]["aggs"]["b"]["date_histogram"]["calendar_interval"] == "week"
+    q.trend("city:wuhan", "Wuhan", SINCE, "2w", until=NOW)  # fixed weeks start on Mondays too
+    assert fake.bodies[2]["aggs"]["b"]["date_histogram"] == {
+        "field": "published",
+        "time_zone": "UTC",
+        "min_doc_count": 1,
+        "fixed_interval": "1209600s",
+        "offset": "+345600s",
+    }
     with pytest.raises(ValueError):
         q.trend("city:wuhan", "Wuhan", SINCE, "5m")
 

@@ -132,7 +132,7 @@ ANSWERS = {
     },
 }
 ASK = {
-    "trend": lambda q: q.trend("city:chengdu", "Chengdu", SINCE, "1d"),
+    "trend": lambda q: q.trend("city:chengdu", "Chengdu", SINCE, "1d", until=NOW),
     "rank": lambda q: q.rank({"city:chengdu": "Chengdu"}, SINCE, "city", now=NOW),
     "stories": lambda q: q.stories("city:chengdu", SINCE, negative=True, until=NOW),
     "breakdown": lambda q: q.breakdown("city:chengdu", SINCE, "outlet"),
@@ -177,7 +177,7 @@ def test_both_back_ends_answer_alike(embedded, httpserver, query):
 def test_the_embedded_answers_are_the_records_own_figures(embedded):
     """The figures the stand-in was recorded with are the records' (so the parity above is not
     between two wrong answers): article-level tone, one per (article, entity)."""
-    trend = ASK["trend"](embedded)["buckets"]
+    trend = [b for b in ASK["trend"](embedded)["buckets"] if b["mentions"]]
     assert [(b["start"][:10], b["mentions"], b["sentiment_mean"], b["positive"], b["negative"]) for b in trend] == [
         ("2026-11-16", 3, 0.25, 1, 1),
         ("2026-11-18", 1, 0.4, 1, 0),

@@ -118,19 +118,46 @@ def test_trend_buckets_with_and_without_syndicated_copies(store):
             enriched(5, [("city:chengdu", 0.9)], 60),
         ]
     )  # outside the period
-    out = Queries(DuckDBBackend(store.conn)).trend("city:chengdu", "Chengdu", NOW - timedelta(days=30), "1d")
-    # mentions count mentions; tone is each article's tone toward the entity (article 2: its two
-    # mentions together, mean -0.1), one per (article, entity)
-    assert [(b["start"][:10], b["mentions"], b["sentiment_mean"]) for b in out["buckets"]] == [
+    q = Queries(DuckDBBackend(store.conn))
+    out = q.trend("city:chengdu", "Chengdu", NOW - timedelta(days=30), "1d", until=NOW)
+    # every day of the period, zero-filled (no data is null tone, not neutral); mentions count
+    # mentions; tone is each article's tone toward the entity (article 2: its two mentions
+    # together, mean -0.1), one per (article, entity)
+    days = [(b["start"][:10], b["mentions"], b["sentiment_mean"]) for b in out["buckets"]]
+    assert len(days) == 31 and days[0] == ("2026-10-21", 0, None) and days[-1][0] == "2026-11-20"
+    assert [d for d in days if d[1]] == [
         ("2026-11-17", 3, round((0.6 + (-0.2 + 0.0) / 2) / 2, 4)),
         ("2026-11-19", 1, 0.4),
     ]
-    with_dups = Queries(DuckDBBackend(store.conn)).trend(
-        "city:chengdu", "Chengdu", NOW - timedelta(days=30), "1w", True
-    )
+    with_dups = q.trend("city:chengdu", "Chengdu", NOW - timedelta(days=30), "1w", True, until=NOW)
     assert sum(b["mentions"] for b in with_dups["buckets"]) == 5
-    with pytest.raises(ValueError):
-        Queries(DuckDBBackend(store.conn)).trend("city:chengdu", "Chengdu", NOW, "1y")
+    assert all(datetime.fromisoformat(b["start"]).weekday() == 0 for b in with_dups["buckets"])  # Mondays
+    for bad in ("1x", "5y", "0d", "1 day"):
+        with pytest.raises(ValueError):
+            q.trend("city:chengdu", "Chengdu", NOW, bad)
+    with pytest.raises(ValueError, match="buckets"):
+        q.trend("city:chengdu", "Chengdu", NOW - timedelta(days=3650), "1h", until=NOW)
+
+
+@pytest.mark.parametrize(
+    "interval, starts",
+    [
+        ("6h", ["2026-11-17T00", "2026-11-17T06", "2026-11-17T12"]),
+        ("3d", ["2026-11-15T00"]),  # 3-day steps from the epoch: 20,407 days to 2026-11-15
+        ("1M", ["2026-11-01T00"]),
+        ("1q", ["2026-10-01T00"]),
+        ("1y", ["2026-01-01T00"]),
+        ("day", ["2026-11-17T00"]),
+    ],
+)
+def test_trend_intervals_of_any_size_and_calendar_ones(store, interval, starts):
+    store.write([enriched(1, [("city:chengdu", 0.5)], 3.3), enriched(2, [("city:chengdu", -0.5)], 3.05)])
+    since, until = NOW - timedelta(days=3, hours=12), NOW - timedelta(days=3)
+    out = Queries(DuckDBBackend(store.conn)).trend("city:chengdu", "Chengdu", since, interval, until=until)
+    assert [b["start"][:13] for b in out["buckets"]] == starts
+    assert sum(b["mentions"] for b in out["buckets"]) == 2
+    if interval == "6h":  # 04:48 and 10:48: one in each of the first two buckets, none in the third
+        assert [b["mentions"] for b in out["buckets"]] == [1, 1, 0]
 
 
 def test_rank_combines_presence_breadth_tone_and_growth(store):
@@ -284,6 +311,6 @@ def test_a_store_from_an_older_release_gains_the_tone_columns(tmp_path):
     reader = DuckDBStore(path, read_only=True)  # a query before any writer has run
     try:
         out = Queries(DuckDBBackend(reader.conn)).trend("city:wuhan", "Wuhan", NOW - timedelta(days=3650), "1w")
-        assert [(b["mentions"], b["sentiment_mean"]) for b in out["buckets"]] == [(1, None)]
+        assert [(b["mentions"], b["sentiment_mean"]) for b in out["buckets"] if b["mentions"]] == [(1, None)]
     finally:
         reader.close()

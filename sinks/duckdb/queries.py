@@ -33,12 +33,17 @@ class DuckDBBackend(Backend):
         if self.store is not None:
             self.store.close()
 
-    def trend_buckets(self, entity_id, since, unit, dups):
+    def trend_buckets(self, entity_id, since, until, interval, dups):
+        if interval.step is not None:  # fixed: seconds from the interval's origin (validated numbers)
+            origin = interval.origin.replace(tzinfo=None).isoformat(sep=" ")
+            bucket = f"time_bucket(INTERVAL '{int(interval.step.total_seconds())} seconds', t, TIMESTAMP '{origin}')"
+        else:
+            bucket = f"date_trunc('{interval.unit}', t)"  # week (ISO, Monday), month, quarter, year
         rows = self.conn.execute(
-            f"SELECT date_trunc('{unit}', published AT TIME ZONE 'UTC') AS b, count(*), avg(entity_score), "
-            f"count(*) FILTER (WHERE entity_label = 'positive'), count(*) FILTER (WHERE entity_label = 'negative') "
-            f"FROM mentions WHERE entity_id = ? AND published >= ?{_dup(dups)} GROUP BY b ORDER BY b",
-            [entity_id, since],
+            f"SELECT {bucket} AS b, count(*), avg(entity_score), count(*) FILTER (WHERE entity_label = 'positive'), "
+            f"count(*) FILTER (WHERE entity_label = 'negative') FROM (SELECT *, published AT TIME ZONE 'UTC' AS t "
+            f"FROM mentions WHERE entity_id = ? AND published >= ? AND published <= ?{_dup(dups)}) GROUP BY b ORDER BY b",
+            [entity_id, since, until],
         ).fetchall()
         return [(_utc(b), n, s, p, q) for b, n, s, p, q in rows]
 

@@ -17,7 +17,16 @@ from ..query import SPLITS, Backend
 from .store import answering
 
 EXACT = 40000  # cardinality precision threshold: exact below this many distinct values
-UNIT = {"hour": "hour", "day": "day", "week": "week"}
+
+
+def _interval(interval) -> dict:
+    """The date histogram's interval: calendar units as such, fixed steps in seconds from the
+    interval's origin (Elasticsearch aligns fixed intervals to the epoch; ``offset`` moves them)."""
+    if interval.step is None:
+        return {"calendar_interval": interval.unit}
+    out = {"fixed_interval": f"{int(interval.step.total_seconds())}s"}
+    shift = int((interval.origin - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds())
+    return {**out, "offset": f"+{shift}s"} if shift else out
 
 
 def _iso(dt: datetime) -> str:
@@ -65,18 +74,14 @@ class ElasticBackend(Backend):
         return {"bool": {"filter": flt, "must_not": must_not}}
 
     # -- the primitives ------------------------------------------------------------------------
-    def trend_buckets(self, entity_id, since, unit, dups):
+    def trend_buckets(self, entity_id, since, until, interval, dups):
+        histogram = {"field": "published", "time_zone": "UTC", "min_doc_count": 1, **_interval(interval)}
         aggs = self._search(
             self.mentions,
-            self._filters(since, dups, entity_id=entity_id),
+            self._filters(since, dups, until=until, entity_id=entity_id),
             {
                 "b": {
-                    "date_histogram": {
-                        "field": "published",
-                        "calendar_interval": UNIT[unit],
-                        "time_zone": "UTC",
-                        "min_doc_count": 1,
-                    },
+                    "date_histogram": histogram,
                     "aggs": {
                         "s": {"avg": {"field": "entity_score"}},
                         "pos": {"filter": {"term": {"entity_label": "positive"}}},

@@ -91,7 +91,7 @@ def _gather(
                     "entity_id": eid,
                     "name": e.name,
                     "type": e.type,
-                    "trend": q.trend(eid, e.name, since, interval, include_duplicates),
+                    "trend": q.trend(eid, e.name, since, interval, include_duplicates, until=now),
                     "alerts": [
                         {k: a[k] for k in ("id", "kind", "fired_at", "window", "baseline", "current", "volume")}
                         for a in fired

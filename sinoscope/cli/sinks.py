@@ -74,11 +74,13 @@ def kibana_setup(
 def trend(
     entity: str = typer.Argument(..., help="Entity id or any alias: city:chongqing, Chungking, 重庆."),
     since: str = typer.Option("30d", "--since"),
-    interval: str = typer.Option("1d", "--interval"),
+    interval: str = typer.Option(
+        "1d", "--interval", help="Bucket size: Nh, Nd, Nw (6h, 3d, 2w) or calendar 1M, 1q, 1y; every bucket shown."
+    ),
     duplicates: bool = typer.Option(False, "--duplicates", help="Count syndicated copies too."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Mentions and mean sentiment of one city or brand per hour, day or week."""
+    """Mentions and mean tone of one city or brand per bucket of time (empty buckets shown as such)."""
     e = _entity(entity)
     out = _ask("trend", e.id, e.name, _since(since), interval, duplicates)
     if as_json:
