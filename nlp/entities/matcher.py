@@ -208,22 +208,7 @@ class MentionFinder:
             if chosen is BLOCK:
                 continue
             alias, sense = chosen
-            entity = self.catalogue[alias.entity_id]
-            sentence, sentence_start = sentences.sentence(start, end)
-            mentions.append(
-                Mention(
-                    entity.id,
-                    entity.name,
-                    entity.type,
-                    text[start:end],
-                    start,
-                    end,
-                    sentence,
-                    sentence_start,
-                    alias.kind,
-                    sense,
-                )
-            )
+            mentions.append(self._mention(text, start, end, alias, sense, sentences))
         mentions.sort(key=lambda m: m.start)
         self._listed(text, uncued, taken, mentions, sentences)
         for m, nxt in zip(mentions, mentions[1:]):  # Qingdao Haier, Wuliangye Yibin: the company's name
@@ -274,6 +259,12 @@ class MentionFinder:
         sense = "government" if entity.id == "city:beijing" and rules.is_government(before, after) else None
         return alias, sense
 
+    def _mention(self, text: str, start: int, end: int, alias: Alias, sense: str | None, sentences: Sentences):
+        entity = self.catalogue[alias.entity_id]
+        sentence, sentence_start = sentences.sentence(start, end)
+        return Mention(entity.id, entity.name, entity.type, text[start:end], start, end, sentence, sentence_start,
+                       alias.kind, sense)  # fmt: skip
+
     def _listed(self, text: str, uncued: list, taken: list, mentions: list, sentences: Sentences) -> None:
         """An ambiguous name with no cue of its own still counts as one item of a list of names of
         its kind ("Mengniu, Yili, and Yashili"): the list is the cue. Repeated so a chain grows."""
@@ -293,21 +284,7 @@ class MentionFinder:
                     if m.end <= start or m.start >= end
                 ):
                     continue
-                sentence, sentence_start = sentences.sentence(start, end)
-                mentions.append(
-                    Mention(
-                        entity.id,
-                        entity.name,
-                        entity.type,
-                        text[start:end],
-                        start,
-                        end,
-                        sentence,
-                        sentence_start,
-                        alias.kind,
-                        None,
-                    )
-                )
+                mentions.append(self._mention(text, start, end, alias, None, sentences))
                 taken.append((start, end))
                 uncued.remove(span)
                 grew = True
