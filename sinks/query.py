@@ -113,6 +113,13 @@ def check_split(by: str, what: str) -> None:
         raise ValueError(f"{what} by {by!r}: use outlet, country or language")
 
 
+STORY_OVERFETCH = 4  # rows asked per story wanted: repeats of a cluster or sentence are dropped
+
+
+def _sentence_key(sentence: str | None) -> str:
+    return " ".join((sentence or "").casefold().split())
+
+
 def _round(x: float | None) -> float | None:
     return round(x, 4) if x is not None else None
 
@@ -147,10 +154,11 @@ class Backend(ABC):
 
     @abstractmethod
     def story_rows(
-        self, entity_id: str, since: datetime, until: datetime, negative: bool, limit: int, dups: bool
+        self, entity_id: str, since: datetime, until: datetime, negative: bool, limit: int, dups: bool, label: str
     ) -> list[dict]:
-        """Articles by their tone toward the entity (most negative or most positive first, then newest):
-        {article_id, url, title, outlet, published (datetime), sentiment, sentence}."""
+        """Articles whose tone toward the entity is ``label``, by that tone (most negative or most
+        positive first, then newest): {article_id, url, title, outlet, published (datetime), sentiment,
+        sentence, story (the syndicated cluster: the original's id)}."""
 
     @abstractmethod
     def mention_counts(self, entity_ids: list[str], since: datetime, dups: bool) -> dict[str, int]:
@@ -281,12 +289,23 @@ class Queries:
         include_duplicates: bool = False,
         until: datetime | None = None,
     ) -> dict:
-        rows = self.backend.story_rows(entity_id, since or EPOCH, until or END, negative, limit, include_duplicates)
-        return {
-            "entity_id": entity_id,
-            "negative": negative,
-            "stories": [{**r, "published": _iso(r["published"]), "sentiment": round(r["sentiment"], 4)} for r in rows],
-        }
+        """The most negative (or positive) distinct stories: only articles whose tone toward the
+        entity is labelled so (no neutral filler when nothing negative exists), one per syndicated
+        cluster and per sentence quoted (five outlets running one wire sentence are one story)."""
+        label = "negative" if negative else "positive"
+        rows = self.backend.story_rows(
+            entity_id, since or EPOCH, until or END, negative, limit * STORY_OVERFETCH, include_duplicates, label
+        )
+        seen, out = set(), []
+        for r in rows:
+            keys = {("story", r.pop("story", None) or r["article_id"]), ("sentence", _sentence_key(r.get("sentence")))}
+            if keys & seen:
+                continue
+            seen |= {k for k in keys if k[1]}
+            out.append({**r, "published": _iso(r["published"]), "sentiment": round(r["sentiment"], 4)})
+            if len(out) == limit:
+                break
+        return {"entity_id": entity_id, "negative": negative, "stories": out}
 
     def share_of_voice(self, entities: dict[str, str], since: datetime, include_duplicates: bool = False) -> dict:
         """Each entity's share of all mentions of the given entities (e.g. a set of brands)."""

@@ -219,6 +219,9 @@ def test_stories_breakdown_and_share_of_voice(httpserver):
         }
     ]
     assert fake.bodies[0]["aggs"]["a"]["terms"]["order"] == [{"s": "asc"}, {"p": "desc"}]
+    # only articles labelled negative toward the entity; more rows asked than shown (repeats dropped)
+    assert {"term": {"entity_label": "negative"}} in fake.bodies[0]["query"]["bool"]["filter"]
+    assert fake.bodies[0]["aggs"]["a"]["terms"]["size"] == 12
     assert q.breakdown("city:wuhan", SINCE, "country")["rows"] == [{"key": "GB", "mentions": 5, "sentiment_mean": 0.1}]
     sov = q.share_of_voice({"brand:byd": "BYD", "brand:nio": "NIO", "brand:geely": "Geely"}, SINCE)
     assert sov["total"] == 4 and [(r["entity_id"], r["share"]) for r in sov["entities"]] == [

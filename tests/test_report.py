@@ -229,7 +229,7 @@ def test_hostile_titles_and_links_are_text_and_only_web_links_are_links(tmp_path
                 enriched(
                     f"h{i}{sign}",
                     now - timedelta(days=1, hours=i),
-                    [("city:chengdu", 0.8 * sign)],
+                    [("city:chengdu", (0.5 + 0.1 * i) * sign)],  # a sentence of its own: a story of its own
                     title=title,
                     url=url,
                     outlet=outlet,

@@ -189,13 +189,18 @@ def test_stories_most_positive_and_most_negative(store):
             enriched(1, [("brand:byd", 0.9)], 1),
             enriched(2, [("brand:byd", -0.8)], 2),
             enriched(3, [("brand:byd", 0.1), ("brand:byd", -0.3)], 3),
+            enriched(4, [("brand:byd", -0.8)], 2.5),  # quotes story 2's sentence: the same story
+            enriched(5, [("city:wuhan", 0.05)], 1),  # only neutral coverage
         ]
     )
-    pos = Queries(DuckDBBackend(store.conn)).stories("brand:byd", limit=2)["stories"]
-    neg = Queries(DuckDBBackend(store.conn)).stories("brand:byd", negative=True)["stories"]
-    assert [s["title"] for s in pos] == ["Story 1", "Story 3"]
-    assert [s["title"] for s in neg] == ["Story 2", "Story 3", "Story 1"]
+    q = Queries(DuckDBBackend(store.conn))
+    pos = q.stories("brand:byd", limit=2)["stories"]
+    neg = q.stories("brand:byd", negative=True)["stories"]
+    # only stories labelled so (story 3 is negative on balance), one per repeated sentence
+    assert [s["title"] for s in pos] == ["Story 1"]
+    assert [s["title"] for s in neg] == ["Story 2", "Story 3"]
     assert set(neg[0]) >= {"article_id", "url", "title", "outlet", "published", "sentiment"}
+    assert q.stories("city:wuhan", negative=True)["stories"] == q.stories("city:wuhan")["stories"] == []
 
 
 def test_share_of_voice_and_breakdowns(store):

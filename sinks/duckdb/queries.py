@@ -61,18 +61,19 @@ class DuckDBBackend(Backend):
             [mid, mid, [c for c, _ in pairs], [g for _, g in pairs], entity_type, since, until, list(exclude_senses)],
         ).fetchall()
 
-    def story_rows(self, entity_id, since, until, negative, limit, dups):
+    def story_rows(self, entity_id, since, until, negative, limit, dups, label):
         rows = self.conn.execute(
-            f"SELECT a.id, a.url, a.title, a.outlet, a.published, m.entity_score, m.sentence "
-            f"FROM mentions m JOIN articles a ON a.id = m.article_id "
-            f"WHERE m.entity_id = ? AND m.entity_score IS NOT NULL AND m.published >= ? AND m.published <= ?"
+            f"SELECT a.id, a.url, a.title, a.outlet, a.published, m.entity_score, m.sentence, "
+            f"coalesce(a.duplicate_of, a.id) FROM mentions m JOIN articles a ON a.id = m.article_id "
+            f"WHERE m.entity_id = ? AND m.entity_label = ? AND m.published >= ? AND m.published <= ?"
             f"{_dup(dups, 'm.')} ORDER BY m.entity_score {'ASC' if negative else 'DESC'}, a.published DESC LIMIT ?",
-            [entity_id, since, until, limit],
+            [entity_id, label, since, until, limit],
         ).fetchall()
         return [
-            {"article_id": i, "url": u, "title": t, "outlet": o, "published": _utc(p), "sentiment": s, "sentence": sent}
-            for i, u, t, o, p, s, sent in rows
-        ]
+            {"article_id": i, "url": u, "title": t, "outlet": o, "published": _utc(p), "sentiment": s, "sentence": sent,
+             "story": story}
+            for i, u, t, o, p, s, sent, story in rows
+        ]  # fmt: skip
 
     def mention_counts(self, entity_ids, since, dups):
         return dict(

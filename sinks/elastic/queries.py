@@ -151,9 +151,8 @@ class ElasticBackend(Backend):
             )
         return rows
 
-    def story_rows(self, entity_id, since, until, negative, limit, dups):
-        q = self._filters(since, dups, until=until, entity_id=entity_id)
-        q["bool"]["filter"].append({"exists": {"field": "entity_score"}})
+    def story_rows(self, entity_id, since, until, negative, limit, dups, label):
+        q = self._filters(since, dups, until=until, entity_id=entity_id, entity_label=label)
         aggs = self._search(
             self.mentions,
             q,
@@ -168,7 +167,10 @@ class ElasticBackend(Backend):
                         "s": {"avg": {"field": "entity_score"}},
                         "p": {"max": {"field": "published"}},
                         "doc": {
-                            "top_hits": {"size": 1, "_source": ["url", "title", "outlet", "published", "sentence"]}
+                            "top_hits": {
+                                "size": 1,
+                                "_source": ["url", "title", "outlet", "published", "sentence", "duplicate_of"],
+                            }
                         },
                     },
                 }
@@ -186,6 +188,7 @@ class ElasticBackend(Backend):
                     "published": datetime.fromisoformat(src["published"]),
                     "sentiment": b["s"]["value"],
                     "sentence": src.get("sentence"),
+                    "story": src.get("duplicate_of") or b["key"],
                 }
             )
         return out
