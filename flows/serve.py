@@ -23,7 +23,8 @@ from .ingest import ingest_flow
 from .maintenance import maintenance_flow
 from .workers import enrich_worker_flow, sink_worker_flow
 
-START_DELAY_S = 5  # the deployments are registered by then
+START_DELAY_S = 20  # the deployments are registered by then, even on a loaded machine (a first run
+# whose time passed before registration would slip a whole interval)
 
 
 def deployments(
