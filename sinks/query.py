@@ -28,6 +28,8 @@ from datetime import UTC, datetime, timedelta
 
 from sinoscope.core.settings import Settings
 
+from .search.request import SearchHits, SearchRequest
+
 ALIASES = {"hour": "1h", "day": "1d", "week": "1w", "month": "1M", "quarter": "1q", "year": "1y"}
 MAX_BUCKETS = 20_000
 WEEK_ORIGIN = datetime(1970, 1, 5, tzinfo=UTC)  # a Monday: weeks start on Mondays (ISO)
@@ -184,6 +186,10 @@ class Backend(ABC):
     @abstractmethod
     def fetched_counts(self, since: datetime) -> tuple[int, int]:
         """(articles, mentions) fetched since ``since`` (what ``status`` shows)."""
+
+    @abstractmethod
+    def search(self, request: SearchRequest) -> SearchHits:
+        """Full-text search over stored articles (``sinks/search/``): the engine's ranking, best first."""
 
     def close(self) -> None:
         """Release connections."""
@@ -352,6 +358,27 @@ class Queries:
 
     def texts(self, since: datetime, limit: int = 20_000) -> list[tuple[str, str]]:
         return self.backend.texts(since, limit)
+
+    def search(self, request: SearchRequest) -> dict:
+        """Articles matching a search, best first: the documented shape (``sinoscope search --json``)."""
+        found = self.backend.search(request)
+        hits = [
+            {
+                "article_id": h["article_id"],
+                "url": h["url"],
+                "title": h["title"],
+                "outlet": h["outlet"],
+                "country": h["country"],
+                "language": h["language"],
+                "published": _iso(h["published"]),
+                "snippet": " ".join(h["snippet"].replace("</b><b>", "").split()),  # 比亚迪: one mark, not three
+                "score": h["score"],
+                "duplicate_of": h["duplicate_of"],
+                "mentions": h["mentions"],
+            }
+            for h in found.hits
+        ]
+        return {"query": request.text, "total": found.total, "offset": request.offset, "hits": hits}
 
     def recent(self, now: datetime) -> dict:
         """Articles stored in the last hour and day (by fetch time) and their mentions."""

@@ -92,6 +92,16 @@ def test_human_summary_and_sources_health(tmp_path):
     assert pos and all(x["sentiment"] > 0 for x in pos) and all(x["sentiment"] < 0 for x in neg)
     assert all(set(x) >= {"article_id", "url", "title", "outlet", "published", "sentiment"} for x in pos + neg)
     assert [x["sentiment"] for x in neg] == sorted(x["sentiment"] for x in neg)
+    # search sees what this run stored (another process: the CLI), in the documented shape
+    found = json.loads(run("--data-dir", str(data), "search", "“BYD” OR 比亚迪", "--limit", "3", "--json").stdout)
+    assert found["total"] >= 3 and len(found["hits"]) == 3
+    assert all(
+        set(h) >= {"article_id", "url", "title", "outlet", "country", "language", "published", "snippet", "score"}
+        and "<b>" in h["snippet"]
+        and any(m["entity_id"] == "brand:byd" and set(m) == {"entity_id", "name", "sentiment"} for m in h["mentions"])
+        for h in found["hits"]
+    )
+    assert [h["score"] for h in found["hits"]] == sorted((h["score"] for h in found["hits"]), reverse=True)
     status = json.loads(run("--data-dir", str(data), "status", "--json").stdout)
     articles = next(t for t in status["topics"] if t["topic"] == "articles")
     assert articles["messages"] == 24 and articles["lag"] == {"nlp-enrich": 0}

@@ -19,6 +19,7 @@ from werkzeug import Response
 
 from sinks.base import StoreUnavailable
 from sinks.elastic.store import ARTICLE_MAPPING, MENTION_MAPPING, ElasticStore
+from sinks.search.syntax import WORD_PATTERN
 
 pytestmark = pytest.mark.integration
 HEADERS = {"X-Elastic-Product": "Elasticsearch", "Content-Type": "application/vnd.elasticsearch+json;compatible-with=9"}
@@ -163,9 +164,15 @@ def test_setup_puts_the_lifecycle_policy_and_templates(httpserver):
     httpserver.expect_request("/_index_template/sinoscope-articles", method="PUT").respond_with_handler(record)
     httpserver.expect_request("/_index_template/sinoscope-mentions", method="PUT").respond_with_handler(record)
     httpserver.expect_request("/sinoscope-mentions-*/_mapping", method="PUT").respond_with_handler(record)
+    httpserver.expect_request("/sinoscope-articles-*/_mapping", method="PUT").respond_with_handler(record)
     sink(httpserver, retention_days=365).setup()
     # indices an older release made take the new fields (their mappings are strict)
     assert seen["/sinoscope-mentions-*/_mapping"]["properties"]["entity_score"] == {"type": "float"}
+    assert seen["/sinoscope-articles-*/_mapping"]["properties"]["tone_keywords"] == {"type": "keyword"}
+    # the search's analyzer rides on the article template: the same word pattern as the embedded index
+    articles = seen["/_index_template/sinoscope-articles"]["template"]
+    assert articles["settings"]["analysis"]["tokenizer"]["sinoscope_words"]["pattern"] == WORD_PATTERN
+    assert articles["mappings"]["properties"]["text"]["fields"]["words"]["analyzer"] == "sinoscope_words"
     assert seen["/_ilm/policy/sinoscope-retention"]["policy"]["phases"]["delete"]["min_age"] == "365d"
     tpl = seen["/_index_template/sinoscope-mentions"]
     assert tpl["index_patterns"] == ["sinoscope-mentions-*"]

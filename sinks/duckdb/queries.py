@@ -33,6 +33,9 @@ class DuckDBBackend(Backend):
         if self.store is not None:
             self.store.close()
 
+    def search(self, request):
+        return self.store.search.search(request)
+
     def trend_buckets(self, entity_id, since, until, interval, dups):
         if interval.step is not None:  # fixed: seconds from the interval's origin (validated numbers)
             origin = interval.origin.replace(tzinfo=None).isoformat(sep=" ")

@@ -20,6 +20,8 @@ from sinoscope.core.schemas import Enriched
 from sinoscope.core.tone import carriers
 
 from ..base import Store, StoreUnavailable, WriteResult
+from ..search.document import search_document
+from .search import FullTextIndex
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -84,6 +86,7 @@ class DuckDBStore(Store):
         if not self.path.exists() or not read_only:
             self._open(False).execute(_SCHEMA).close()
         self._conn = self._open(True) if read_only else None
+        self._search: FullTextIndex | None = None
         if (
             read_only
             and not self._conn.execute(
@@ -110,6 +113,13 @@ class DuckDBStore(Store):
     def conn(self) -> duckdb.DuckDBPyConnection:
         """The query connection (read-only stores), or a fresh writer connection."""
         return self._conn if self._conn is not None else self._open(False)
+
+    @property
+    def search(self) -> FullTextIndex:
+        """The full-text index beside the file (``store.search/`` for ``store.duckdb``), opened on first use."""
+        if self._search is None:
+            self._search = FullTextIndex(self.path.with_name(self.path.stem + ".search"))
+        return self._search
 
     def close(self) -> None:
         if self._conn is not None:
@@ -189,8 +199,10 @@ class DuckDBStore(Store):
                 conn.execute(
                     f"INSERT OR REPLACE INTO mentions ({_MENTION_COLUMNS}) SELECT {_MENTION_COLUMNS} FROM new_mentions"
                 )
+                # the search index commits inside the store's transaction: if it fails, so does the batch
+                self.search.write([search_document(e) for e in {e.article.id: e for e in batch}.values()])
                 conn.execute("COMMIT")
-            except duckdb.Error as exc:
+            except (duckdb.Error, OSError, ValueError, RuntimeError) as exc:  # tantivy: ValueError
                 conn.execute("ROLLBACK")
                 raise StoreUnavailable(f"embedded store {self.path}: {exc}", self.where) from exc
             finally:
@@ -205,6 +217,7 @@ class DuckDBStore(Store):
                 conn.execute("BEGIN TRANSACTION")
                 m = conn.execute("DELETE FROM mentions WHERE published < ?", [older_than]).fetchone()[0]
                 a = conn.execute("DELETE FROM articles WHERE published < ?", [older_than]).fetchone()[0]
+                self.search.prune(older_than)
                 conn.execute("COMMIT")
             finally:
                 conn.close()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from elasticsearch import Elasticsearch
 
 from ..query import SPLITS, Backend
+from .search import read_answer, request_body
 from .store import answering
 
 EXACT = 40000  # cardinality precision threshold: exact below this many distinct values
@@ -252,6 +253,13 @@ class ElasticBackend(Backend):
                             seen.add((text, src.get("outlet")))
                             out.append((text, src.get("outlet") or ""))
             return out[:limit]
+
+    def search(self, request):
+        with answering(self.where):
+            answer = self.es.search(
+                index=self.articles, ignore_unavailable=True, allow_no_indices=True, **request_body(request)
+            ).body
+        return read_answer(answer, request)
 
     def fetched_counts(self, since):
         q = {"range": {"fetched": {"gte": _iso(since)}}}

@@ -27,6 +27,8 @@ from sinoscope.core.schemas import Enriched
 from sinoscope.core.tone import carriers
 
 from ..base import Store, StoreUnavailable, WriteResult
+from ..search.document import search_document
+from .search import ANALYSIS, WORDS
 
 log = logging.getLogger("sinoscope.sinks.elastic")
 
@@ -37,9 +39,10 @@ ARTICLE_MAPPING = {
     "properties": {
         "article_id": {"type": "keyword"},
         "url": {"type": "keyword"},
-        "title": {"type": "text"},
-        "summary": {"type": "text"},
-        "text": {"type": "text"},
+        # the ``words`` sub-fields are what `sinoscope search` reads (sinks/elastic/search.py)
+        "title": {"type": "text", "fields": WORDS},
+        "summary": {"type": "text", "fields": WORDS},
+        "text": {"type": "text", "fields": WORDS},
         "outlet": {"type": "keyword"},
         "country": {"type": "keyword"},
         "language": {"type": "keyword"},
@@ -53,6 +56,8 @@ ARTICLE_MAPPING = {
         "mentions": {"type": "integer"},
         "model": {"type": "keyword"},
         "entity_ids": {"type": "keyword"},
+        "tone_keywords": {"type": "keyword"},  # the search's tone filter: sinks/search/syntax.py
+        "entity_tones": {"type": "object", "enabled": False},  # what a search hit shows of each entity
     },
 }
 MENTION_MAPPING = {
@@ -145,7 +150,7 @@ class ElasticStore(Store):
             f"{self.prefix}-articles": {
                 "index_patterns": [f"{self.prefix}-articles-*"],
                 "priority": 200,
-                "template": {"settings": settings, "mappings": ARTICLE_MAPPING},
+                "template": {"settings": {**settings, "analysis": ANALYSIS}, "mappings": ARTICLE_MAPPING},
             },
             f"{self.prefix}-mentions": {
                 "index_patterns": [f"{self.prefix}-mentions-*"],
@@ -172,6 +177,13 @@ class ElasticStore(Store):
             self.es.indices.put_mapping(
                 index=f"{self.prefix}-mentions-*", properties=MENTION_MAPPING["properties"], allow_no_indices=True
             )
+            # (the ``words`` sub-fields need the analyzer, which an open index cannot take: articles in
+            # indices made before search existed are found once reindexed, see docs/queries.md)
+            self.es.indices.put_mapping(
+                index=f"{self.prefix}-articles-*",
+                properties={k: ARTICLE_MAPPING["properties"][k] for k in ("tone_keywords", "entity_tones")},
+                allow_no_indices=True,
+            )
         except (ApiError, TransportError) as exc:
             raise StoreUnavailable(f"Elasticsearch set-up failed: {exc}", self.where) from exc
 
@@ -179,6 +191,7 @@ class ElasticStore(Store):
     def actions(self, batch: list[Enriched]):
         for e in batch:
             a, s = e.article, e.sentiment
+            found = search_document(e)
             month = a.published.strftime("%Y.%m")
             yield {
                 "_op_type": "index",
@@ -202,7 +215,9 @@ class ElasticStore(Store):
                     "sentiment_confidence": s.confidence if s else None,
                     "mentions": len(e.mentions),
                     "model": e.model,
-                    "entity_ids": sorted({m.entity_id for m in e.mentions}),
+                    "entity_ids": found["entity_ids"],
+                    "tone_keywords": found["tone_keywords"],
+                    "entity_tones": found["mentions"],
                 },
             }
             tones = carriers(e)
