@@ -23,12 +23,14 @@ from __future__ import annotations
 import math
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sinoscope.core.settings import Settings
 
 from .search.request import SearchHits, SearchRequest
+from .search.syntax import Everything
 
 ALIASES = {"hour": "1h", "day": "1d", "week": "1w", "month": "1M", "quarter": "1q", "year": "1y"}
 MAX_BUCKETS = 20_000
@@ -190,6 +192,16 @@ class Backend(ABC):
     @abstractmethod
     def search(self, request: SearchRequest) -> SearchHits:
         """Full-text search over stored articles (``sinks/search/``): the engine's ranking, best first."""
+
+    @abstractmethod
+    def search_ids(self, request: SearchRequest) -> list[str]:
+        """The ids of every article the search matches."""
+
+    @abstractmethod
+    def export_batches(self, kind: str, request: SearchRequest, article_ids: list[str] | None) -> Iterator:
+        """Arrow record batches of ``sinks.export.SCHEMAS[kind]`` (articles or mentions) for the articles
+        the request's filters let through (and, when given, only ``article_ids``); mentions of the
+        requested entities or type only."""
 
     def close(self) -> None:
         """Release connections."""
@@ -379,6 +391,22 @@ class Queries:
             for h in found.hits
         ]
         return {"query": request.text, "total": found.total, "offset": request.offset, "hits": hits}
+
+    def export(self, kind: str, request: SearchRequest, fmt: str, out, **trend_or_rank) -> int:
+        """Write stored articles or mentions matching a search (its text and filters), or a trend
+        or ranking, to ``out`` as csv, parquet or jsonl (``sinks/export.py``); the rows written."""
+        from . import export
+
+        if kind in ("articles", "mentions"):
+            ids = None if isinstance(request.query, Everything) else self.backend.search_ids(request)
+            batches = self.backend.export_batches(kind, request, ids)
+        elif kind == "trend":
+            batches = export.batches_of(self.trend(**trend_or_rank)["buckets"], export.TREND_SCHEMA)
+        elif kind == "rank":
+            batches = export.batches_of(self.rank(**trend_or_rank)["rows"], export.RANK_SCHEMA)
+        else:
+            raise ValueError(f"export {kind!r}: use articles, mentions, trend or rank")
+        return export.write(batches, export.SCHEMAS[kind], fmt, out)
 
     def recent(self, now: datetime) -> dict:
         """Articles stored in the last hour and day (by fetch time) and their mentions."""

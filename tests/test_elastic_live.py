@@ -126,3 +126,56 @@ def test_parity_both_stores_answer_the_queries_alike(tmp_path):
         for name in sink.templates():
             es.indices.delete_index_template(name=name, ignore=[404])
         es.ilm.delete_lifecycle(name=f"{prefix}-retention", ignore=[404])
+
+
+def test_search_parity_both_engines_find_the_same_articles(tmp_path):
+    """The search tests' articles (several languages, CJK) in both stores: every query and filter
+    of tests/test_search.py finds the same articles, in total and as a set."""
+    from test_search import ARTICLES, article
+
+    from sinks.duckdb.queries import DuckDBBackend
+    from sinks.duckdb.store import DuckDBStore
+    from sinks.elastic.queries import ElasticBackend
+    from sinks.query import Queries
+    from sinks.search.request import SearchRequest
+
+    records = [article(*a) for a in ARTICLES]
+    store = DuckDBStore(tmp_path / "store.duckdb")
+    store.write(records)
+    es = Elasticsearch(ES_URL, request_timeout=30, **ES_AUTH)
+    prefix = f"sinoscope-test-{uuid.uuid4().hex[:8]}"
+    sink = ElasticStore(es, prefix=prefix, retention_days=3650)
+    cases = [
+        ("BYD AND (tariff OR tariffs) NOT Tesla", {}),
+        ("tariff*", {}),
+        ('"electric car"', {}),
+        ("e-commerce", {}),
+        ("title:BYD", {}),
+        ("NOT BYD", {}),
+        ("“BYD cars”", {}),
+        ("ZÜRICH", {}),
+        ("成都", {}),
+        ("都成", {}),
+        ("比亚迪 AND 工厂", {}),
+        ("深セン", {}),
+        ("", {"entity_type": "city"}),
+        ("BYD", {"countries": ["de"]}),
+        ("", {"entity_ids": ["brand:byd"], "tone": "-1..-0.3"}),
+        ("", {"tone": "0.5..1"}),
+    ]
+    try:
+        sink.setup()
+        assert not sink.write(records).failed
+        es.indices.refresh(index=f"{prefix}-*")
+        embedded = Queries(DuckDBBackend(None, store))
+        elastic = Queries(ElasticBackend(es, prefix))
+        for q, kw in cases:
+            a = embedded.search(SearchRequest.build(q, limit=50, **kw))
+            b = elastic.search(SearchRequest.build(q, limit=50, **kw))
+            assert a["total"] == b["total"], (q, kw)
+            assert {h["article_id"] for h in a["hits"]} == {h["article_id"] for h in b["hits"]}, (q, kw)
+    finally:
+        es.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
+        for name in sink.templates():
+            es.indices.delete_index_template(name=name, ignore=[404])
+        es.ilm.delete_lifecycle(name=f"{prefix}-retention", ignore=[404])

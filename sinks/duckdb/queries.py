@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+
 from ..query import SPLITS, Backend
 from .store import DuckDBStore
 
@@ -17,6 +19,37 @@ def _dup(dups: bool, alias: str = "") -> str:
 
 def _utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _article_filters(r, article: str) -> tuple[list[str], list]:
+    """SQL conditions (over alias ``x``) for a search request's article filters: outlet, country,
+    language, dates, and articles mentioning the entities (or type), with the tone range toward them
+    (the article-level tone, to the hundredth, as the search's tone keywords)."""
+    where, params = [], []
+    for col, values in (("outlet", r.outlets), ("country", r.countries), ("language", r.languages)):
+        if values:
+            where.append(f"x.{col} IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(list(values))
+    if r.since:
+        where.append("x.published >= ?")
+        params.append(r.since)
+    if r.until:
+        where.append("x.published <= ?")
+        params.append(r.until)
+    cond, cparams = [], []
+    if r.entity_ids:
+        cond.append("entity_id IN (SELECT unnest(?::VARCHAR[]))")
+        cparams.append(list(r.entity_ids))
+    if r.entity_type:
+        cond.append("entity_type = ?")
+        cparams.append(r.entity_type)
+    if r.tone:
+        cond.append("floor(entity_score * 100 + 0.5) BETWEEN ceil(round(? * 100, 6)) AND floor(round(? * 100, 6))")
+        cparams += list(r.tone)
+    if cond:
+        where.append(f"{article} IN (SELECT article_id FROM mentions WHERE {' AND '.join(cond)})")
+        params += cparams
+    return where, params
 
 
 class DuckDBBackend(Backend):
@@ -35,6 +68,43 @@ class DuckDBBackend(Backend):
 
     def search(self, request):
         return self.store.search.search(request)
+
+    def search_ids(self, request):
+        return self.store.search.matching_ids(request)
+
+    def export_batches(self, kind, request, article_ids):
+        """Rows of the articles the request's filters (and ``article_ids``, a text query's matches)
+        let through, oldest first, straight from DuckDB as Arrow batches; mentions of the
+        requested entities (or type) only."""
+        where, params = _article_filters(request, "x.article_id" if kind == "mentions" else "x.id")
+        cur = self.conn.cursor()  # its own connection: the export streams while other queries may run
+        if article_ids is not None:
+            cur.register("export_ids", pa.table({"id": pa.array(article_ids, pa.string())}))
+            where.append(f"{'x.article_id' if kind == 'mentions' else 'x.id'} IN (SELECT id FROM export_ids)")
+        if kind == "mentions":
+            if request.entity_ids:
+                where.append("x.entity_id IN (SELECT unnest(?::VARCHAR[]))")
+                params.append(list(request.entity_ids))
+            if request.entity_type:
+                where.append("x.entity_type = ?")
+                params.append(request.entity_type)
+            sql = (
+                "SELECT x.id AS mention_id, x.article_id, x.entity_id, x.entity_type, x.name, x.text, x.sentence, "
+                "x.sense, x.score, x.label, x.entity_score, x.entity_label, x.published, x.outlet, x.country, "
+                "x.language, x.duplicate_of, a.url, a.title FROM mentions x LEFT JOIN articles a ON a.id = x.article_id"
+            )
+        else:
+            sql = (
+                "SELECT x.id AS article_id, x.url, x.title, x.summary, x.outlet, x.country, x.language, x.source, "
+                "x.published, x.fetched, x.duplicate_of, x.sentiment_score, x.sentiment_label, "
+                "CAST(x.mentions AS BIGINT) AS mentions, (SELECT string_agg(DISTINCT entity_id, ';' ORDER BY entity_id) "
+                "FROM mentions m WHERE m.article_id = x.id) AS entity_ids FROM articles x"
+            )
+        query = f"{sql}{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY x.published, x.id"
+        try:
+            yield from cur.sql(query, params=params).to_arrow_reader(20_000)  # streamed, batch by batch
+        finally:
+            cur.close()
 
     def trend_buckets(self, entity_id, since, until, interval, dups):
         if interval.step is not None:  # fixed: seconds from the interval's origin (validated numbers)

@@ -120,10 +120,7 @@ class FullTextIndex:
     def search(self, request: SearchRequest) -> SearchHits:
         self.index.reload()  # see what a writer in another process committed since
         searcher = self.index.searcher()
-        text_query = self._compile(request.query)
-        clauses = [(tantivy.Occur.Must, text_query)]
-        clauses += [(tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0)) for f in self._filters(request)]
-        query = tantivy.Query.boolean_query(clauses)
+        text_query, query = self._compile(request.query), self._query(request)
         everything = isinstance(request.query, Everything)  # filters only: newest first, no score
         result = searcher.search(
             query,
@@ -150,6 +147,22 @@ class FullTextIndex:
             )
             hits.append(hit)
         return SearchHits(total=result.count, hits=hits)
+
+    def matching_ids(self, request: SearchRequest) -> list[str]:
+        """Every matching article's id (what an export of a search's results reads)."""
+        self.index.reload()
+        searcher = self.index.searcher()
+        query = self._query(request)
+        total = searcher.search(query, 1, count=True).count
+        if not total:
+            return []
+        return [searcher.doc(a).get_first("article_id") for _, a in searcher.search(query, total, count=False).hits]
+
+    def _query(self, request: SearchRequest) -> tantivy.Query:
+        """The text query and the filters (filters do not score)."""
+        clauses = [(tantivy.Occur.Must, self._compile(request.query))]
+        clauses += [(tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0)) for f in self._filters(request)]
+        return tantivy.Query.boolean_query(clauses)
 
     def _words(self, w: Words, field: str) -> tantivy.Query:
         s, toks = self.schema, list(w.tokens)

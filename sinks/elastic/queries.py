@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from elasticsearch import Elasticsearch
 
 from ..query import SPLITS, Backend
-from .search import read_answer, request_body
+from .search import compile_filters, compile_query, read_answer, request_body
 from .store import answering
 
 EXACT = 40000  # cardinality precision threshold: exact below this many distinct values
@@ -261,6 +261,45 @@ class ElasticBackend(Backend):
             ).body
         return read_answer(answer, request)
 
+    def _scan(self, index: str, query: dict, fields: list[str]):
+        from elasticsearch import helpers
+
+        with answering(self.where):
+            yield from helpers.scan(
+                self.es, index=index, query={"query": query, "_source": fields}, size=2000, scroll="5m",
+                ignore_unavailable=True, allow_no_indices=True,
+            )  # fmt: skip
+
+    def search_ids(self, request):
+        query = {"bool": {"must": [compile_query(request.query)], "filter": compile_filters(request)}}
+        return [h["_source"]["article_id"] for h in self._scan(self.articles, query, ["article_id"])]
+
+    def export_batches(self, kind, request, article_ids):
+        from .. import export
+
+        if kind == "articles":  # the article indices answer the whole request (text and filters) at once
+            query = {"bool": {"must": [compile_query(request.query)], "filter": compile_filters(request)}}
+            rows = (_article_row(h["_source"]) for h in self._scan(self.articles, query, _ARTICLE_FIELDS))
+            yield from export.batches_of(rows, export.ARTICLE_SCHEMA)
+            return
+        own: list[dict] = []  # the mention's own filters; the article's ones go through article ids
+        if request.entity_ids:
+            own.append({"terms": {"entity_id": list(request.entity_ids)}})
+        if request.entity_type:
+            own.append({"term": {"entity_type": request.entity_type}})
+        plain = not (request.entity_ids or request.entity_type or request.tone or request.outlets)
+        plain = plain and not (request.countries or request.languages) and article_ids is None
+        if plain:  # dates only: scan the mentions straight
+            rng = compile_filters(request)
+            chunks = [rng]
+        else:
+            ids = article_ids if article_ids is not None else self.search_ids(request)
+            chunks = [[{"terms": {"article_id": ids[i : i + 10_000]}}] for i in range(0, len(ids), 10_000)]
+        for chunk in chunks:
+            query = {"bool": {"filter": chunk + own}}
+            rows = (_mention_row(h["_source"]) for h in self._scan(self.mentions, query, _MENTION_FIELDS))
+            yield from export.batches_of(rows, export.MENTION_SCHEMA)
+
     def fetched_counts(self, since):
         q = {"range": {"fetched": {"gte": _iso(since)}}}
         aggs = self._search(
@@ -319,3 +358,24 @@ class ElasticBackend(Backend):
             "entities": m.get("e", {}).get("value", 0),
             "outlet_names": [b["key"] for b in k.get("names", {}).get("buckets", [])],
         }
+
+
+_ARTICLE_FIELDS = ["article_id", "url", "title", "summary", "outlet", "country", "language", "source", "published"]
+_ARTICLE_FIELDS += ["fetched", "duplicate_of", "sentiment_score", "sentiment_label", "mentions", "entity_ids"]
+_MENTION_FIELDS = ["mention_id", "article_id", "entity_id", "entity_type", "name", "text", "sentence", "sense"]
+_MENTION_FIELDS += ["score", "label", "entity_score", "entity_label", "published", "outlet", "country", "language"]
+_MENTION_FIELDS += ["duplicate_of", "url", "title"]
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _article_row(src: dict) -> dict:
+    row = {k: src.get(k) for k in _ARTICLE_FIELDS}
+    row |= {"published": _when(src.get("published")), "fetched": _when(src.get("fetched"))}
+    return row | {"entity_ids": ";".join(src.get("entity_ids") or []) or None}
+
+
+def _mention_row(src: dict) -> dict:
+    return {k: src.get(k) for k in _MENTION_FIELDS} | {"published": _when(src.get("published"))}

@@ -153,7 +153,7 @@ def tone_keywords(tones: dict[str, float | None]) -> list[str]:
     out = set()
     for eid, score in tones.items():
         if score is not None:
-            n = round(score * 100)
+            n = math.floor(score * 100 + 0.5)  # half up, as the embedded store's SQL filter rounds
             out |= {f"{eid}@{n}", f"{ANY_ENTITY}@{n}"}
     return sorted(out)
 
