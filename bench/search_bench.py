@@ -44,7 +44,9 @@ QUERIES = [
 def sentences() -> list[str]:
     out = []
     for f in sorted(SEEDS.glob("*.txt")):
-        out += [s.strip() for s in re.split(r"(?<=[.!?。！？])\s*", f.read_text(encoding="utf-8")) if len(s.strip()) > 30]
+        out += [
+            s.strip() for s in re.split(r"(?<=[.!?。！？])\s*", f.read_text(encoding="utf-8")) if len(s.strip()) > 30
+        ]
     return out
 
 
