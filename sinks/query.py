@@ -26,6 +26,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sinoscope.core.settings import Settings
 
@@ -56,31 +57,41 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
 @dataclass(frozen=True)
 class Interval:
     """A trend's bucket size: fixed (``6h``, ``3d``, ``2w``: ``step``, aligned to ``origin``) or
-    calendar (``1w`` Monday weeks, ``1M`` months, ``1q`` quarters, ``1y`` years: ``unit``), in UTC."""
+    calendar (``1w`` Monday weeks, ``1M`` months, ``1q`` quarters, ``1y`` years: ``unit``), in the
+    time zone ``tz`` (an IANA name; UTC by default): buckets start at its local midnights, month
+    starts and hours, so a day in Shanghai is 16:00-16:00 UTC. Bucket arithmetic runs on local
+    wall-clock time; the starts are returned as aware datetimes in that zone."""
 
     text: str
     step: timedelta | None = None
     origin: datetime = EPOCH
     unit: str | None = None  # week, month, quarter, year
+    tz: str = "UTC"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
 
     def floor(self, t: datetime) -> datetime:
-        t = t.astimezone(UTC)
+        local = t.astimezone(self.zone).replace(tzinfo=None)
         if self.step is not None:
-            return self.origin + ((t - self.origin) // self.step) * self.step
-        if self.unit == "week":
-            return WEEK_ORIGIN + ((t - WEEK_ORIGIN) // timedelta(weeks=1)) * timedelta(weeks=1)
-        months = {"month": 1, "quarter": 3, "year": 12}[self.unit or "month"]
-        m = (t.month - 1) // months * months
-        return datetime(t.year, m + 1, 1, tzinfo=UTC)
+            origin = self.origin.replace(tzinfo=None)
+            start = origin + ((local - origin) // self.step) * self.step
+        elif self.unit == "week":
+            week0 = WEEK_ORIGIN.replace(tzinfo=None)
+            start = week0 + ((local - week0) // timedelta(weeks=1)) * timedelta(weeks=1)
+        else:
+            months = {"month": 1, "quarter": 3, "year": 12}[self.unit or "month"]
+            start = datetime(local.year, (local.month - 1) // months * months + 1, 1)
+        return start.replace(tzinfo=self.zone)
 
     def next(self, start: datetime) -> datetime:
-        if self.step is not None:
-            return start + self.step
-        if self.unit == "week":
-            return start + timedelta(weeks=1)
+        local = start.astimezone(self.zone).replace(tzinfo=None)
+        if self.step is not None or self.unit == "week":
+            return (local + (self.step or timedelta(weeks=1))).replace(tzinfo=self.zone)
         months = {"month": 1, "quarter": 3, "year": 12}[self.unit or "month"]
-        m = start.month - 1 + months
-        return start.replace(year=start.year + m // 12, month=m % 12 + 1)
+        m = local.month - 1 + months
+        return local.replace(year=local.year + m // 12, month=m % 12 + 1).replace(tzinfo=self.zone)
 
     def starts(self, since: datetime, until: datetime) -> list[datetime]:
         """Every bucket start from the one holding ``since`` to the one holding ``until``."""
@@ -93,9 +104,13 @@ class Interval:
         return out
 
 
-def parse_interval(interval: str) -> Interval:
+def parse_interval(interval: str, tz: str = "UTC") -> Interval:
     """``Nh``, ``Nd``, ``Nw`` (fixed; ``1w`` is the calendar week), ``1M``, ``1q``, ``1y``, or
-    hour/day/week/month/quarter/year."""
+    hour/day/week/month/quarter/year; ``tz`` an IANA time zone name (Asia/Shanghai, Europe/Berlin)."""
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"time zone {tz!r}: use an IANA name such as UTC, Asia/Shanghai or Europe/Berlin") from exc
     text = ALIASES.get(interval, interval)
     m = re.fullmatch(r"([1-9]\d{0,4})([hdwMqy])", text.strip())
     if not m:
@@ -104,10 +119,12 @@ def parse_interval(interval: str) -> Interval:
     if unit in "Mqy":
         if n != 1:
             raise ValueError(f"interval {interval!r}: calendar intervals are 1M, 1q or 1y")
-        return Interval(text, unit={"M": "month", "q": "quarter", "y": "year"}[unit])
+        return Interval(text, unit={"M": "month", "q": "quarter", "y": "year"}[unit], tz=tz)
     if unit == "w":
-        return Interval(text, unit="week") if n == 1 else Interval(text, step=timedelta(weeks=n), origin=WEEK_ORIGIN)
-    return Interval(text, step=timedelta(hours=n) if unit == "h" else timedelta(days=n))
+        if n == 1:
+            return Interval(text, unit="week", tz=tz)
+        return Interval(text, step=timedelta(weeks=n), origin=WEEK_ORIGIN, tz=tz)
+    return Interval(text, step=timedelta(hours=n) if unit == "h" else timedelta(days=n), tz=tz)
 
 
 def check_split(by: str, what: str) -> None:
@@ -224,10 +241,12 @@ class Queries:
         interval: str = "1d",
         include_duplicates: bool = False,
         until: datetime | None = None,
+        tz: str = "UTC",
     ) -> dict:
         """Every bucket from ``since`` to ``until`` (default now), zero-filled: a bucket without
-        mentions has ``mentions`` 0 and ``sentiment_mean`` null (no data, not "neutral")."""
-        spec = parse_interval(interval)
+        mentions has ``mentions`` 0 and ``sentiment_mean`` null (no data, not "neutral"); buckets
+        in the time zone ``tz``, their starts written with its offset."""
+        spec = parse_interval(interval, tz)
         until = until or datetime.now(UTC)
         found = {
             _iso(b): (n, s, p, q)
@@ -237,12 +256,13 @@ class Queries:
         for start in spec.starts(since, until):
             n, s, p, q = found.get(_iso(start), (0, None, 0, 0))
             buckets.append(
-                {"start": _iso(start), "mentions": n, "sentiment_mean": _round(s), "positive": p, "negative": q}
+                {"start": start.isoformat(), "mentions": n, "sentiment_mean": _round(s), "positive": p, "negative": q}
             )
         return {
             "entity_id": entity_id,
             "name": name,
             "interval": interval,
+            "time_zone": tz,
             "since": since.isoformat(),
             "until": until.isoformat(),
             "include_duplicates": include_duplicates,

@@ -85,6 +85,13 @@ def test_trend_request_and_answer(httpserver):
         "fixed_interval": "1209600s",
         "offset": "+345600s",
     }
+    q.trend("city:wuhan", "Wuhan", SINCE, "1M", until=NOW, tz="Asia/Shanghai")  # months of Shanghai's calendar
+    assert fake.bodies[3]["aggs"]["b"]["date_histogram"] == {
+        "field": "published",
+        "time_zone": "Asia/Shanghai",
+        "min_doc_count": 1,
+        "calendar_interval": "month",
+    }
     with pytest.raises(ValueError):
         q.trend("city:wuhan", "Wuhan", SINCE, "5m")
 

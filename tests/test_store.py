@@ -319,3 +319,41 @@ def test_a_store_from_an_older_release_gains_the_tone_columns(tmp_path):
         assert [(b["mentions"], b["sentiment_mean"]) for b in out["buckets"] if b["mentions"]] == [(1, None)]
     finally:
         reader.close()
+
+
+def test_trend_buckets_in_a_stated_time_zone(tmp_path):
+    """17:00 UTC on 1 March is 01:00 on 2 March in Shanghai: the same mention falls in another day;
+    Berlin's months start at local midnight, with the offset of the day (DST from the end of March)."""
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    late = datetime(2026, 3, 1, 17, tzinfo=UTC)
+    store.write(
+        [
+            records.enriched("tz1", late, [("city:chengdu", 0.5)]),
+            records.enriched("tz2", late + timedelta(days=40), [("city:chengdu", -0.5)]),
+        ]
+    )
+    q = Queries(DuckDBBackend(store.conn))
+    day = timedelta(days=1)
+    utc = q.trend("city:chengdu", "Chengdu", late - day, "1d", until=late + day)
+    shanghai = q.trend("city:chengdu", "Chengdu", late - day, "1d", until=late + day, tz="Asia/Shanghai")
+    assert [(b["start"], b["mentions"]) for b in utc["buckets"] if b["mentions"]] == [("2026-03-01T00:00:00+00:00", 1)]
+    assert [(b["start"], b["mentions"]) for b in shanghai["buckets"] if b["mentions"]] == [
+        ("2026-03-02T00:00:00+08:00", 1)
+    ]
+    assert shanghai["time_zone"] == "Asia/Shanghai"
+    berlin = q.trend(
+        "city:chengdu",
+        "Chengdu",
+        datetime(2026, 2, 10, tzinfo=UTC),
+        "1M",
+        until=datetime(2026, 5, 2, tzinfo=UTC),
+        tz="Europe/Berlin",
+    )
+    assert [(b["start"], b["mentions"]) for b in berlin["buckets"]] == [
+        ("2026-02-01T00:00:00+01:00", 0),
+        ("2026-03-01T00:00:00+01:00", 1),
+        ("2026-04-01T00:00:00+02:00", 1),
+        ("2026-05-01T00:00:00+02:00", 0),
+    ]
+    with pytest.raises(ValueError, match="IANA"):
+        q.trend("city:chengdu", "Chengdu", late, "1d", tz="Mars/Olympus")

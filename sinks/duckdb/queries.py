@@ -107,6 +107,7 @@ class DuckDBBackend(Backend):
             cur.close()
 
     def trend_buckets(self, entity_id, since, until, interval, dups):
+        # buckets of local wall-clock time in the interval's zone (a validated IANA name)
         if interval.step is not None:  # fixed: seconds from the interval's origin (validated numbers)
             origin = interval.origin.replace(tzinfo=None).isoformat(sep=" ")
             bucket = f"time_bucket(INTERVAL '{int(interval.step.total_seconds())} seconds', t, TIMESTAMP '{origin}')"
@@ -114,11 +115,11 @@ class DuckDBBackend(Backend):
             bucket = f"date_trunc('{interval.unit}', t)"  # week (ISO, Monday), month, quarter, year
         rows = self.conn.execute(
             f"SELECT {bucket} AS b, count(*), avg(entity_score), count(*) FILTER (WHERE entity_label = 'positive'), "
-            f"count(*) FILTER (WHERE entity_label = 'negative') FROM (SELECT *, published AT TIME ZONE 'UTC' AS t "
+            f"count(*) FILTER (WHERE entity_label = 'negative') FROM (SELECT *, published AT TIME ZONE ? AS t "
             f"FROM mentions WHERE entity_id = ? AND published >= ? AND published <= ?{_dup(dups)}) GROUP BY b ORDER BY b",
-            [entity_id, since, until],
+            [interval.tz, entity_id, since, until],
         ).fetchall()
-        return [(_utc(b), n, s, p, q) for b, n, s, p, q in rows]
+        return [(b.replace(tzinfo=interval.zone), n, s, p, q) for b, n, s, p, q in rows]
 
     def entity_figures(self, entity_type, since, until, mid, dups, exclude_senses, rollup):
         pairs = sorted((rollup or {}).items())

@@ -76,7 +76,7 @@ class ElasticBackend(Backend):
 
     # -- the primitives ------------------------------------------------------------------------
     def trend_buckets(self, entity_id, since, until, interval, dups):
-        histogram = {"field": "published", "time_zone": "UTC", "min_doc_count": 1, **_interval(interval)}
+        histogram = {"field": "published", "time_zone": interval.tz, "min_doc_count": 1, **_interval(interval)}
         aggs = self._search(
             self.mentions,
             self._filters(since, dups, until=until, entity_id=entity_id),

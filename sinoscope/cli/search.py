@@ -121,6 +121,7 @@ def export(
     sentiment: Optional[str] = ToneOpt,
     interval: str = typer.Option("1d", "--interval", help="trend: the bucket size (as `sinoscope trend`)."),
     duplicates: bool = typer.Option(False, "--duplicates", help="trend/rank: count syndicated copies too."),
+    tz: str = typer.Option("UTC", "--tz", help="trend: the buckets' time zone (as `sinoscope trend`)."),
 ) -> None:
     """Export stored articles or mentions (with search's query and filters), a trend or a ranking
     as CSV (with a header row), Parquet or JSON lines; large exports stream in constant memory.
@@ -140,7 +141,7 @@ def export(
             fail("export trend needs the entity", "e.g. sinoscope export trend Chengdu --interval 1M --out t.csv")
         e = _entity(query)
         trend_args = {"entity_id": e.id, "name": e.name, "since": _since(since or "30d"), "interval": interval}
-        trend_args |= {"include_duplicates": duplicates, "until": _since(until) if until else None}
+        trend_args |= {"include_duplicates": duplicates, "until": _since(until) if until else None, "tz": tz}
         rows = _ask("export", "trend", None, fmt, out, **trend_args)
     elif what == "rank":
         from nlp.entities.catalogue import load_catalogue

@@ -78,15 +78,16 @@ def trend(
         "1d", "--interval", help="Bucket size: Nh, Nd, Nw (6h, 3d, 2w) or calendar 1M, 1q, 1y; every bucket shown."
     ),
     duplicates: bool = typer.Option(False, "--duplicates", help="Count syndicated copies too."),
+    tz: str = typer.Option("UTC", "--tz", help="Time zone of the buckets (IANA name: Asia/Shanghai, Europe/Berlin)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Mentions and mean tone of one city or brand per bucket of time (empty buckets shown as such)."""
     e = _entity(entity)
-    out = _ask("trend", e.id, e.name, _since(since), interval, duplicates)
+    out = _ask("trend", e.id, e.name, _since(since), interval, duplicates, tz=tz)
     if as_json:
         print(json.dumps(out, ensure_ascii=False))
         return
-    t = Table("start", "mentions", "mean sentiment", "positive", "negative", title=f"{e.name} ({e.id})")
+    t = Table("start", "mentions", "mean sentiment", "positive", "negative", title=f"{e.name} ({e.id}), {tz}")
     for b in out["buckets"]:
         t.add_row(
             b["start"][:16],
