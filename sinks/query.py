@@ -207,6 +207,11 @@ class Backend(ABC):
         """(articles, mentions) fetched since ``since`` (what ``status`` shows)."""
 
     @abstractmethod
+    def related_counts(self, entity_id: str, since: datetime, limit: int, dups: bool) -> list[tuple[str, int]]:
+        """(entity, articles naming both) for the entities most often named with ``entity_id``,
+        most articles first, then entity id."""
+
+    @abstractmethod
     def search(self, request: SearchRequest) -> SearchHits:
         """Full-text search over stored articles (``sinks/search/``): the engine's ranking, best first."""
 
@@ -371,6 +376,16 @@ class Queries:
                 {"key": k, "mentions": n, "sentiment_mean": _round(s)}
                 for k, n, s in self.backend.split_figures(entity_id, since, by, include_duplicates)
             ],
+        }
+
+    def related(
+        self, entity_id: str, names: dict[str, str], since: datetime, limit: int = 10, include_duplicates: bool = False
+    ) -> dict:
+        """The cities and brands most often named in the same articles as the entity."""
+        rows = self.backend.related_counts(entity_id, since, limit, include_duplicates)
+        return {
+            "entity_id": entity_id,
+            "rows": [{"entity_id": e, "name": names.get(e, e), "articles": n} for e, n in rows],
         }
 
     def coverage(self, since: datetime, by: str = "country", include_duplicates: bool = False) -> dict:

@@ -329,6 +329,9 @@ def test_serve_runs_the_scheduled_deployments_on_a_local_prefect_server(tmp_path
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        ui_port = sock.getsockname()[1]
     data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update({"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1", "COLUMNS": "200"})
@@ -345,6 +348,8 @@ def test_serve_runs_the_scheduled_deployments_on_a_local_prefect_server(tmp_path
             "--no-workers",
             "--prefect-port",
             str(port),
+            "--ui-port",
+            str(ui_port),
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -369,6 +374,10 @@ def test_serve_runs_the_scheduled_deployments_on_a_local_prefect_server(tmp_path
         assert status.get("sources") == {"ok": 13}, status
         assert next(t for t in status["topics"] if t["topic"] == "articles")["messages"] == 24
         assert (data / "alerts.sqlite").exists()  # an alert pass ran (nothing to fire: no enrich worker here)
+        import httpx  # the web app runs beside the flows
+
+        health = httpx.get(f"http://127.0.0.1:{ui_port}/csv/sources", timeout=10)
+        assert health.status_code == 200 and health.text.count("\n") == 1 + 13  # a header, then each source
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -456,7 +465,8 @@ def test_serve_delivers_a_planted_swing_within_two_minutes(tmp_path, httpserver,
     sinoscope = str(Path(sys.executable).parent / "sinoscope")
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sinoscope, "--data-dir", str(tmp_path / "data"), "serve", "--webhook", rx.url, "--prefect-port", str(port)],
+        [sinoscope, "--data-dir", str(tmp_path / "data"), "serve", "--webhook", rx.url, "--prefect-port", str(port),
+         "--ui-port", "0"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -357,3 +357,25 @@ def test_trend_buckets_in_a_stated_time_zone(tmp_path):
     ]
     with pytest.raises(ValueError, match="IANA"):
         q.trend("city:chengdu", "Chengdu", late, "1d", tz="Mars/Olympus")
+
+
+def test_related_entities_are_those_named_in_the_same_articles(tmp_path):
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    t = NOW - timedelta(days=2)
+    store.write(
+        [
+            records.enriched("r1", t, [("brand:byd", 0.1), ("city:chengdu", 0.2), ("city:chengdu", 0.1)]),
+            records.enriched("r2", t, [("brand:byd", 0.1), ("city:chengdu", 0.2), ("city:wuhan", 0.0)]),
+            records.enriched("r3", t, [("brand:byd", 0.1), ("city:hangzhou", 0.2)], duplicate_of="r2"),
+            records.enriched("r4", t, [("city:wuhan", 0.1)]),
+        ]
+    )
+    q = Queries(DuckDBBackend(store.conn))
+    rel = q.related("brand:byd", records.NAMES, NOW - timedelta(days=7))
+    assert rel["rows"] == [
+        {"entity_id": "city:chengdu", "name": "Chengdu", "articles": 2},
+        {"entity_id": "city:wuhan", "name": "Wuhan", "articles": 1},
+    ]  # a syndicated copy counts once: its original
+    assert [r["entity_id"] for r in q.related("brand:byd", {}, NOW - timedelta(days=7), include_duplicates=True)["rows"]] == [
+        "city:chengdu", "city:hangzhou", "city:wuhan"
+    ]  # fmt: skip

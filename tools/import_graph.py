@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import grimp
 
-LAYERS = ["sinoscope.cli", "sinoscope.status", "flows", "ingest", "nlp", "sinks", "sinoscope.core"]
+LAYERS = ["sinoscope.cli", "sinoscope.ui", "sinoscope.status", "flows", "ingest", "nlp", "sinks", "sinoscope.core"]
 
 
 def owner(module: str) -> str | None:

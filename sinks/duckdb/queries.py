@@ -158,6 +158,14 @@ class DuckDBBackend(Backend):
             ).fetchall()
         )
 
+    def related_counts(self, entity_id, since, limit, dups):
+        return self.conn.execute(
+            f"SELECT o.entity_id, count(DISTINCT o.article_id) AS n FROM mentions m JOIN mentions o "
+            f"ON o.article_id = m.article_id AND o.entity_id <> m.entity_id WHERE m.entity_id = ? AND m.published >= ?"
+            f"{_dup(dups, 'm.')} GROUP BY o.entity_id ORDER BY n DESC, o.entity_id LIMIT ?",
+            [entity_id, since, limit],
+        ).fetchall()
+
     def split_figures(self, entity_id, since, by, dups):
         assert by in SPLITS  # a column name: validated by the query layer
         return self.conn.execute(

@@ -254,6 +254,19 @@ class ElasticBackend(Backend):
                             out.append((text, src.get("outlet") or ""))
             return out[:limit]
 
+    def related_counts(self, entity_id, since, limit, dups):
+        aggs = self._search(
+            self.articles,
+            self._filters(since, dups, entity_ids=entity_id),
+            {
+                "r": {
+                    "terms": {"field": "entity_ids", "size": limit + 1, "order": [{"_count": "desc"}, {"_key": "asc"}]}
+                }
+            },
+        )
+        rows = [(b["key"], b["doc_count"]) for b in aggs.get("r", {}).get("buckets", []) if b["key"] != entity_id]
+        return rows[:limit]
+
     def search(self, request):
         with answering(self.where):
             answer = self.es.search(

@@ -337,10 +337,12 @@ def serve(
     prefect_port: int = typer.Option(
         4200, "--prefect-port", help="Port of the local Prefect server started when PREFECT_API_URL is not set."
     ),
+    ui_port: int = typer.Option(8765, "--ui-port", help="Port of the web app (on 127.0.0.1); 0: no web app."),
     bus: Optional[str] = BusOpt,
     bootstrap: Optional[str] = BootstrapOpt,
 ) -> None:
-    """Register the flows as Prefect deployments with schedules and run them until stopped.
+    """Register the flows as Prefect deployments with schedules and run them until stopped, with the
+    web app (`sinoscope ui`) on 127.0.0.1:8765.
 
     With PREFECT_API_URL set they run against that Prefect server (the stack); otherwise a local
     Prefect server is started for them (schedules need a server's scheduler)."""
@@ -352,6 +354,11 @@ def serve(
     overrides = _prefect(settings, list(webhook or []))
     from flows.local_server import LocalServer
 
+    if ui_port:
+        from sinoscope.ui.server import start_in_thread
+
+        start_in_thread(settings, "127.0.0.1", ui_port)
+        console.print(f"web app on http://127.0.0.1:{ui_port}/")
     server = nullcontext()
     if not os.environ.get("PREFECT_API_URL"):
         server = LocalServer(os.environ["PREFECT_HOME"], prefect_port)
