@@ -4,6 +4,7 @@
 - alerts every 5 minutes (``alerts_every_s``), the first at start-up; besides, the sink worker runs
   detection for the entities of each batch it writes (``alerts.stream``);
 - maintenance daily at 03:17 UTC;
+- the digest on ``digest.schedule`` (07:00 UTC daily by default) when it has a webhook or email target;
 - the enrich and sink workers every minute with a deployment concurrency limit of one that
   cancels new runs while one is alive: a supervisor that restarts a dead worker within a minute.
 With ``PREFECT_API_URL`` set (the stack) the deployments, runs and logs appear in Prefect's UI;
@@ -19,8 +20,10 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.schedules import Interval
 
 from .alerts import alerts_flow
+from .digest import digest_flow
 from .ingest import ingest_flow
 from .maintenance import maintenance_flow
+from .settings import settings_from
 from .workers import enrich_worker_flow, sink_worker_flow
 
 START_DELAY_S = 20  # the deployments are registered by then, even on a loaded machine (a first run
@@ -52,6 +55,14 @@ def deployments(
             "sinoscope-maintenance", cron="17 3 * * *", parameters=params, concurrency_limit=one
         ),
     ]
+    s = settings_from(config, overrides)
+    webhooks = s.digest.webhooks if s.digest.webhooks is not None else s.alerts.webhooks
+    if webhooks or (s.digest.smtp_host and s.digest.email_to):
+        out.append(
+            digest_flow.to_deployment(
+                "sinoscope-digest", cron=s.digest.schedule, parameters=params, concurrency_limit=one
+            )
+        )
     if workers:
         out += [
             enrich_worker_flow.to_deployment(

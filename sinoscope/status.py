@@ -19,39 +19,9 @@ def _safe(fn):
 
 
 def sources(settings: Settings) -> dict:
-    from ingest.state import IngestState
+    from ingest.health import source_health
 
-    st = IngestState(settings.path("ingest.sqlite"))
-    try:
-        rows = st.sources()
-    finally:
-        st.close()
-    iso = lambda d: d.isoformat() if d else None  # noqa: E731
-    health = [
-        {
-            "name": s.name,
-            "status": s.status,
-            "since": iso(s.failing_since),
-            "last_success": iso(s.last_success),
-            "last_fetch": iso(s.last_fetch),
-            "error": s.last_error,
-            "articles": s.articles_published,
-            "next_poll_after": iso(s.next_poll_after),
-        }
-        for s in rows
-    ]
-    counts: dict[str, int] = {}
-    for s in rows:
-        counts[s.status] = counts.get(s.status, 0) + 1
-    return {
-        "sources": counts,
-        "source_health": health,
-        "flagged_sources": [
-            {"name": h["name"], "status": h["status"], "since": h["since"], "error": h["error"]}
-            for h in health
-            if h["status"] in ("failing", "retired")
-        ],
-    }
+    return source_health(settings.path("ingest.sqlite"))
 
 
 def topics_overview(bus) -> list[dict]:

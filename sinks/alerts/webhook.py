@@ -125,8 +125,8 @@ class Sender:
     def close(self) -> None:
         self.client.close()
 
-    def _post_once(self, target: Target, body: bytes, alert_id: str) -> None:
-        headers = {"Content-Type": "application/json", "X-Sinoscope-Alert-Id": alert_id}
+    def _post_once(self, target: Target, body: bytes, message_id: str, kind: str) -> None:
+        headers = {"Content-Type": "application/json", f"X-Sinoscope-{kind}-Id": message_id}
         if not self.secret and not self._warned:
             self._warned = True
             log.warning("SINOSCOPE_WEBHOOK_SECRET is not set: webhooks are sent unsigned")
@@ -142,7 +142,10 @@ class Sender:
     def send(self, target: Target, alert: dict) -> int:
         """Deliver one alert; returns the attempts used, or raises DeliveryError (with
         ``.attempts``) when every attempt of this pass failed."""
-        body = encode(alert, target.format)
+        return self.post(target, encode(alert, target.format), alert["id"])
+
+    def post(self, target: Target, body: bytes, message_id: str, kind: str = "Alert") -> int:
+        """POST ``body`` (signed, retried as ``send`` says); ``X-Sinoscope-<kind>-Id: message_id``."""
         tries = {"n": 0}
 
         @retry(
@@ -153,7 +156,7 @@ class Sender:
         )
         def attempt() -> None:
             tries["n"] += 1
-            self._post_once(target, body, alert["id"])
+            self._post_once(target, body, message_id, kind)
 
         try:
             attempt()

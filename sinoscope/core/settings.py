@@ -170,6 +170,35 @@ class AlertSettings(BaseModel):
     give_up_after_h: float = Field(24.0, description="Deliveries older than this are given up.")
 
 
+class DigestSettings(BaseModel):
+    """The daily or weekly digest (``sinoscope digest``; a scheduled deployment under ``serve`` when it
+    has somewhere to go). SMTP credentials come from the environment (SINOSCOPE_DIGEST__SMTP_PASSWORD)."""
+
+    period: Literal["day", "week"] = "day"
+    entities: list[str] = Field(
+        default_factory=list,
+        description="Cities and brands (ids or aliases) whose stories the digest lists; default: the period's "
+        "three most mentioned cities and three most mentioned brands.",
+    )
+    webhooks: list[str | dict[str, str]] | None = Field(
+        None, description="Webhook targets of the digest (URL, 'slack+URL' or {url, format}); default: alerts.webhooks."
+    )
+    email_to: list[str] = Field(default_factory=list, description="Recipients of the digest by email.")
+    email_from: str = "sinoscope@localhost"
+    smtp_host: str | None = Field(None, description="SMTP server; no email is sent without one.")
+    smtp_port: int = 587
+    smtp_tls: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="starttls (port 587), ssl (implicit TLS, port 465) or none (a relay on localhost)."
+    )
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = Field(None, description="From SINOSCOPE_DIGEST__SMTP_PASSWORD, never a file.")
+    smtp_timeout_s: float = 30.0
+    smtp_attempts: int = Field(3, description="Tries per digest email (2 s, then 4 s between them).")
+    schedule: str = Field(
+        "0 7 * * *", description="Under serve: when the digest goes out (cron, UTC); weekly digests: e.g. '0 7 * * 1'."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SINOSCOPE_", env_nested_delimiter="__", extra="ignore")
 
@@ -182,6 +211,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = SinkSettings()
     bus: BusSettings = BusSettings()
     alerts: AlertSettings = AlertSettings()
+    digest: DigestSettings = DigestSettings()
     webhook_secret: SecretStr | None = Field(
         None, description="HMAC-SHA256 key for webhook signatures: SINOSCOPE_WEBHOOK_SECRET, never a file."
     )
