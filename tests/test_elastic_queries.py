@@ -229,6 +229,13 @@ def test_stories_breakdown_and_share_of_voice(httpserver):
     # only articles labelled negative toward the entity; more rows asked than shown (repeats dropped)
     assert {"term": {"entity_label": "negative"}} in fake.bodies[0]["query"]["bool"]["filter"]
     assert fake.bodies[0]["aggs"]["a"]["terms"]["size"] == 12
+    # an alert's stories on the stack come through the same layer: labelled, distinct
+    from sinks.elastic.alerts import ElasticAlerts
+    from sinks.elastic.store import ElasticStore
+
+    alerts = ElasticAlerts(ElasticStore(Elasticsearch(httpserver.url_for("/"), request_timeout=5)))
+    assert alerts.stories("city:wuhan", SINCE, NOW, negative=True, limit=3) == st["stories"]
+    assert {"term": {"entity_label": "negative"}} in fake.bodies[-1]["query"]["bool"]["filter"]
     assert q.breakdown("city:wuhan", SINCE, "country")["rows"] == [{"key": "GB", "mentions": 5, "sentiment_mean": 0.1}]
     sov = q.share_of_voice({"brand:byd": "BYD", "brand:nio": "NIO", "brand:geely": "Geely"}, SINCE)
     assert sov["total"] == 4 and [(r["entity_id"], r["share"]) for r in sov["entities"]] == [

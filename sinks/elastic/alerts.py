@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from elasticsearch import Elasticsearch
 
 from ..alerts import swings
-from ..query import EXCLUDED_SENSES
+from ..query import EXCLUDED_SENSES, Queries
+from .queries import ElasticBackend
 from .store import ElasticStore, answering
 
 ALERT_MAPPING = {
@@ -140,37 +141,11 @@ class ElasticAlerts:
         return stats_from_response(self.es.search(index=self.mentions, **stats_query(now, t, entity_ids)).body)
 
     def stories(self, entity_id: str, since: datetime, until: datetime, negative: bool, limit: int = 5) -> list[dict]:
-        with answering(self.sink.where):
-            return self._stories(entity_id, since, until, negative, limit)
-
-    def _stories(self, entity_id: str, since: datetime, until: datetime, negative: bool, limit: int) -> list[dict]:
-        resp = self.es.search(
-            index=self.mentions,
-            size=limit,
-            query={
-                "bool": {
-                    "filter": [
-                        {"term": {"entity_id": entity_id}},
-                        {"exists": {"field": "entity_score"}},
-                        {"range": {"published": {"gte": since.isoformat(), "lte": until.isoformat()}}},
-                    ]
-                }
-            },
-            sort=[{"entity_score": "asc" if negative else "desc"}, {"published": "desc"}],
-            collapse={"field": "article_id"},
-            source=["article_id", "url", "title", "outlet", "published", "entity_score", "sentence"],
-        ).body
-        return [
-            {
-                "article_id": h["_source"]["article_id"],
-                "url": h["_source"].get("url"),
-                "title": h["_source"].get("title"),
-                "outlet": h["_source"].get("outlet"),
-                "published": h["_source"].get("published"),
-                "sentiment": round(h["_source"]["entity_score"], 4),
-                "sentence": h["_source"].get("sentence"),
-            }
-            for h in resp["hits"]["hits"]
+        """The alert's stories through the shared query layer, as on the embedded default: labelled so,
+        one per syndicated cluster and quoted sentence."""
+        q = Queries(ElasticBackend(self.es, self.sink.prefix, self.sink.where))
+        return q.stories(entity_id, since, negative=negative, limit=limit, until=until, include_duplicates=True)[
+            "stories"
         ]
 
     def alerts(self, since: datetime | None = None, limit: int = 10000) -> list[dict]:
