@@ -50,20 +50,23 @@ class Response:
 
 
 class HostThrottle:
-    """At most one request per ``interval_s`` to each host, shared across worker threads."""
+    """At most one request per ``interval_s`` to each host (or the host's own interval in
+    ``per_host``, e.g. GDELT's five seconds), shared across worker threads."""
 
-    def __init__(self, interval_s: float) -> None:
+    def __init__(self, interval_s: float, per_host: dict[str, float] | None = None) -> None:
         self.interval_s = interval_s
+        self.per_host = {h.lower(): v for h, v in (per_host or {}).items()}
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def wait(self, host: str) -> None:
-        if self.interval_s <= 0:
+        interval = max(self.interval_s, self.per_host.get(host.lower(), 0.0))
+        if interval <= 0:
             return
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next.get(host, 0.0))
-            self._next[host] = slot + self.interval_s
+            self._next[host] = slot + interval
         if slot > now:
             time.sleep(slot - now)
 
@@ -90,7 +93,7 @@ class Fetcher:
 
     def __init__(self, settings: IngestSettings, resolver: Resolver | None = None) -> None:
         self.settings = settings
-        self.throttle = HostThrottle(settings.per_host_interval_s)
+        self.throttle = HostThrottle(settings.per_host_interval_s, settings.host_intervals_s)
         guard = AddressGuard(settings.private_network_allowlist, resolver)
         self.client = httpx.Client(
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},

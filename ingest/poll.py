@@ -17,6 +17,7 @@ from typing import Any
 from sinoscope.core.schemas import Article
 from sinoscope.core.settings import IngestSettings
 
+from . import gdelt
 from .extract import extract_article
 from .feeds import parse_feed
 from .guard import file_scope
@@ -66,7 +67,8 @@ def poll_source(
     now: datetime,
     is_seen: Callable[[str], bool],
 ) -> PollResult:
-    url = state.moved_to or source.url
+    gdelt_api = source.kind == "gdelt"
+    url = gdelt.request_url(source.url, source.query or "") if gdelt_api else state.moved_to or source.url
     conditional = _conditional(state, settings, now)
     result = PollResult(source=source, outcome="ok", conditional=conditional)
     scope = file_scope(source.url)  # only a file:// source may read files, inside its folder
@@ -74,7 +76,7 @@ def poll_source(
         resp = fetcher.get(
             url,
             max_bytes=settings.max_feed_bytes,
-            accept=FEED_ACCEPT,
+            accept="application/json" if gdelt_api else FEED_ACCEPT,
             etag=state.etag if conditional else None,
             last_modified=state.last_modified if conditional else None,
             file_scope=scope,
@@ -111,18 +113,28 @@ def poll_source(
         result.outcome = "unchanged"  # same bytes as last time (or validators ignored): nothing new
         return result
 
-    parsed = parse_feed(resp.body, resp.url, resp.content_type)
-    result.warnings.extend(parsed.warnings)
-    if parsed.error:
-        result.outcome, result.error_kind = "failed", "not-a-feed"
-        result.error = f"{url}: {parsed.error}"
-        result.body_hash = None  # so that a fixed feed is parsed next time
-        return result
-
-    result.entries = len(parsed.entries)
-    for entry in parsed.entries:
+    if gdelt_api:
         try:
-            article = normalize_entry(entry, source, now, settings)
+            found = gdelt.parse_answer(resp.body)
+        except gdelt.GdeltError as exc:
+            result.outcome, result.error_kind, result.error = "failed", "not-gdelt", f"{url}: {exc}"
+            result.body_hash = None
+            return result
+        entries = [(gdelt.entry(a), gdelt.article_source(source, a)) for a in found]
+    else:
+        parsed = parse_feed(resp.body, resp.url, resp.content_type)
+        result.warnings.extend(parsed.warnings)
+        if parsed.error:
+            result.outcome, result.error_kind = "failed", "not-a-feed"
+            result.error = f"{url}: {parsed.error}"
+            result.body_hash = None  # so that a fixed feed is parsed next time
+            return result
+        entries = [(e, source) for e in parsed.entries]
+
+    result.entries = len(entries)
+    for entry, entry_source in entries:
+        try:
+            article = normalize_entry(entry, entry_source, now, settings)
         except EntryError as exc:
             result.rejected.append((dict(entry), str(exc)))
             continue

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote_plus, urlsplit
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from sinoscope.core.errors import SinoscopeError
+
+from .gdelt import DEFAULT_URL as GDELT_URL
 
 PACKAGE_DIR = Path(__file__).parent
 SAMPLE_SOURCES = PACKAGE_DIR / "samples" / "sources.yaml"
@@ -29,12 +32,31 @@ LIVE_SOURCES = PACKAGE_DIR / "sources.yaml"
 
 class Source(BaseModel):
     name: str
-    url: str
-    outlet: str
-    country: str = Field(description="ISO 3166-1 alpha-2 of the outlet's home country.")
-    language: str = Field(description="ISO 639-1 of the feed's main language.")
-    query: str | None = Field(None, description="The entity a query feed searches for.")
+    kind: Literal["rss", "gdelt"] = Field(
+        "rss", description="rss: a feed (RSS, Atom, RDF); gdelt: GDELT's DOC API article list for `query`."
+    )
+    url: str = Field("", description="The feed; for gdelt the DOC API endpoint (default: the public one).")
+    outlet: str = ""
+    country: str = Field("", description="ISO 3166-1 alpha-2 of the outlet's home country.")
+    language: str = Field("", description="ISO 639-1 of the feed's main language.")
+    query: str | None = Field(
+        None,
+        description="The entity a query feed searches for; for gdelt, the GDELT query ('\"Chengdu\" sourcelang:german').",
+    )
     entry_outlet: bool = Field(False, description="Aggregator: take the outlet from each entry's <source>.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Source:
+        if self.kind == "gdelt":
+            if not self.query:
+                raise ValueError("a gdelt source needs a query, e.g. '\"Chengdu\" sourcelang:german'")
+            if not self.url:
+                self.url = GDELT_URL
+            return self  # outlet, country and language come with each article
+        missing = [f for f in ("url", "outlet", "country", "language") if not getattr(self, f)]
+        if missing:
+            raise ValueError(f"a feed needs {', '.join(missing)}")
+        return self
 
     @field_validator("country")
     @classmethod

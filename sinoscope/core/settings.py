@@ -42,6 +42,10 @@ class IngestSettings(BaseModel):
         "every other loopback, private, link-local... address is blocked (see docs/security.md).",
     )
     per_host_interval_s: float = Field(1.0, description="Minimum gap between requests to one host.")
+    host_intervals_s: dict[str, float] = Field(
+        default_factory=lambda: {"api.gdeltproject.org": 5.0},
+        description="Longer gaps for hosts that ask for them (GDELT's DOC API: one request every 5 s).",
+    )
     workers: int = Field(
         8,
         description="Feeds fetched in parallel by `ingest` (network bound); the Prefect ingest "
