@@ -196,17 +196,8 @@ class FullTextIndex:
 
     def _filters(self, r: SearchRequest) -> list[tantivy.Query]:
         Q, s = tantivy.Query, self.schema
-        out = []
-        for name, values in (
-            ("entity_ids", r.entity_ids),
-            ("outlet", r.outlets),
-            ("country", r.countries),
-            ("language", r.languages),
-            ("tone_keywords", r.tone_keywords()),
-        ):
-            if values:
-                out.append(Q.term_set_query(s, name, list(values)))
-        if r.tone and not r.tone_keywords():  # an empty range (e.g. 0.301..0.309): nothing matches
+        out = [Q.term_set_query(s, name, values) for name, values in r.keyword_filters()]
+        if r.empty_tone_range:
             out.append(Q.empty_query())
         if r.entity_type:
             out.append(Q.regex_query(s, "entity_ids", f"{r.entity_type}:.*"))

@@ -55,17 +55,8 @@ def compile_query(node: Node) -> dict:
 
 
 def compile_filters(r: SearchRequest) -> list[dict]:
-    out: list[dict] = []
-    for name, values in (
-        ("entity_ids", r.entity_ids),
-        ("outlet", r.outlets),
-        ("country", r.countries),
-        ("language", r.languages),
-        ("tone_keywords", r.tone_keywords()),
-    ):
-        if values:
-            out.append({"terms": {name: list(values)}})
-    if r.tone and not r.tone_keywords():
+    out: list[dict] = [{"terms": {name: values}} for name, values in r.keyword_filters()]
+    if r.empty_tone_range:
         out.append({"match_none": {}})
     if r.entity_type:
         out.append({"prefix": {"entity_ids": f"{r.entity_type}:"}})

@@ -33,6 +33,9 @@ from .search import ANALYSIS, WORDS
 log = logging.getLogger("sinoscope.sinks.elastic")
 
 RETRY_STATUS = (429, 502, 503, 504)
+# an article document's fields taken as the search document has them (sinks/search/document.py)
+SEARCHED = ("article_id", "url", "title", "summary", "text", "outlet", "country", "language", "duplicate_of")
+SEARCHED += ("entity_ids", "tone_keywords")
 
 ARTICLE_MAPPING = {
     "dynamic": "strict",
@@ -198,25 +201,15 @@ class ElasticStore(Store):
                 "_index": f"{self.prefix}-articles-{month}",
                 "_id": a.id,
                 "_source": {
-                    "article_id": a.id,
-                    "url": a.url,
-                    "title": a.title,
-                    "summary": a.summary,
-                    "text": a.text,
-                    "outlet": a.outlet,
-                    "country": a.country,
-                    "language": e.language,
+                    **{k: found[k] for k in SEARCHED},
                     "source": a.source,
                     "published": a.published.isoformat(),
                     "fetched": a.fetched.isoformat(),
-                    "duplicate_of": a.duplicate_of,
                     "sentiment_score": s.score if s else None,
                     "sentiment_label": s.label if s else None,
                     "sentiment_confidence": s.confidence if s else None,
                     "mentions": len(e.mentions),
                     "model": e.model,
-                    "entity_ids": found["entity_ids"],
-                    "tone_keywords": found["tone_keywords"],
                     "entity_tones": found["mentions"],
                 },
             }

@@ -65,6 +65,22 @@ class SearchRequest:
     def tone_keywords(self) -> list[str]:
         return tone_range_keywords(*self.tone, self.entity_ids) if self.tone else []
 
+    def keyword_filters(self) -> list[tuple[str, list[str]]]:
+        """(field, any of these values) for each keyword filter asked, as both engines apply them."""
+        pairs = (
+            ("entity_ids", self.entity_ids),
+            ("outlet", self.outlets),
+            ("country", self.countries),
+            ("language", self.languages),
+            ("tone_keywords", self.tone_keywords()),
+        )
+        return [(name, list(values)) for name, values in pairs if values]
+
+    @property
+    def empty_tone_range(self) -> bool:
+        """A tone range holding no hundredth (e.g. 0.301..0.309): nothing can match."""
+        return bool(self.tone) and not self.tone_keywords()
+
 
 @dataclass
 class SearchHits:
