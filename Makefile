@@ -48,6 +48,7 @@ bench: setup
 	$(BIN)/python bench/nlp_bench.py
 	$(BIN)/python bench/kafka_bench.py
 	$(BIN)/python bench/store_bench.py --sqlite
+	$(BIN)/python bench/search_bench.py
 
 # retrain the sentiment model (never a CI step): installs the teacher's weights (the train extra,
 # ~400 MB), distils (~110 minutes on 2 CPU cores, the teacher's ~55 cached in .cache/teacher), then

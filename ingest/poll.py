@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from sinoscope.core.schemas import Article
 from sinoscope.core.settings import IngestSettings
 
-from . import gdelt
+from . import gdelt, sitemap
 from .extract import extract_article
 from .feeds import parse_feed
 from .guard import file_scope
@@ -121,6 +122,13 @@ def poll_source(
             result.body_hash = None
             return result
         entries = [(gdelt.entry(a), gdelt.article_source(source, a)) for a in found]
+    elif source.kind == "sitemap":
+        try:
+            entries = _sitemap_entries(resp, source, fetcher, settings, scope, result)
+        except sitemap.SitemapError as exc:
+            result.outcome, result.error_kind, result.error = "failed", "not-a-sitemap", f"{url}: {exc}"
+            result.body_hash = None
+            return result
     else:
         parsed = parse_feed(resp.body, resp.url, resp.content_type)
         result.warnings.extend(parsed.warnings)
@@ -149,6 +157,44 @@ def poll_source(
                 result.pages_fetched += 1
         result.articles.append(article)
     return result
+
+
+def _sitemap_entries(resp, source: Source, fetcher: Fetcher, settings: IngestSettings, scope, result) -> list:
+    """The newest ``<url>``s of a sitemap (or of the newest child sitemaps of an index) that the
+    site's robots.txt allows, as (entry, source) pairs; unreadable children become warnings."""
+    kind, rows = sitemap.parse(resp.body)
+    if kind == "sitemapindex":
+        children, rows = sitemap.newest([r for r in rows if r["loc"]], "lastmod", sitemap.MAX_CHILDREN), []
+        for child in children:
+            loc = urljoin(resp.url, child["loc"])
+            try:
+                got = fetcher.get(loc, max_bytes=settings.max_feed_bytes, accept="application/xml", file_scope=scope)
+                if got.status != 200:
+                    raise FetchError(f"http-{got.status}", f"HTTP {got.status}")
+                rows += sitemap.parse(got.body)[1]
+            except (FetchError, sitemap.SitemapError) as exc:
+                result.warnings.append(f"child sitemap {loc}: {exc}")
+    robots = sitemap.Robots(lambda u: _robots_txt(fetcher, u, scope), settings.user_agent)
+    out, refused = [], 0
+    for row in sitemap.newest(rows, "published", sitemap.MAX_URLS):
+        loc = urljoin(resp.url, row["loc"])
+        if not robots.allowed(loc):
+            refused += 1
+            continue
+        lang = (row.get("language") or "").split("-")[0].lower()
+        src = source.model_copy(update={"language": lang}) if len(lang) == 2 else source
+        out.append((sitemap.entry({**row, "loc": loc}), src))
+    if refused:
+        result.warnings.append(f"{refused} URLs left alone: disallowed by the site's robots.txt")
+    return out
+
+
+def _robots_txt(fetcher: Fetcher, url: str, scope) -> str | None:
+    try:
+        got = fetcher.get(url, max_bytes=512_000, accept="text/plain", file_scope=scope)
+    except FetchError:
+        return None
+    return got.body.decode("utf-8", errors="replace") if got.status == 200 else None
 
 
 def _add_page_text(article: Article, fetcher: Fetcher, settings: IngestSettings, scope: Path | None) -> str | None:
