@@ -67,9 +67,12 @@ def poll_source(
     settings: IngestSettings,
     now: datetime,
     is_seen: Callable[[str], bool],
+    url: str | None = None,
 ) -> PollResult:
+    """``url``: fetch this instead of the source's own (a backfill's GDELT window or child sitemap)."""
     gdelt_api = source.kind == "gdelt"
-    url = gdelt.request_url(source.url, source.query or "") if gdelt_api else state.moved_to or source.url
+    if url is None:
+        url = gdelt.request_url(source.url, source.query or "") if gdelt_api else state.moved_to or source.url
     conditional = _conditional(state, settings, now)
     result = PollResult(source=source, outcome="ok", conditional=conditional)
     scope = file_scope(source.url)  # only a file:// source may read files, inside its folder

@@ -157,18 +157,17 @@ class IngestRunner:
                     on_source(report)
         return self.finish(sources, summary)
 
-    def commit(self, result: PollResult, st: SourceState, summary: IngestSummary) -> SourceReport:
-        """Publish one source's articles, wait for the bus, then record them and the source's health."""
+    def publish(self, result: PollResult, summary: IngestSummary) -> int:
+        """Publish a poll's new articles (not seen before by URL; near-duplicates linked) and its
+        dead letters, wait for the bus, then remember them; the number published. Live polls and
+        backfills both go through here, so neither publishes what the other did."""
         src, now = result.source, self.clock()
-        summary.polled += 1
         summary.entries += result.entries
         summary.pages_fetched += result.pages_fetched
         for link, why in result.blocked:  # the entry is published with its summary; say why
             summary.blocked.append((src.name, f"{link}: {why}"))
             self.state.record(src.name, "warning", "blocked", f"{link}: {why}", now)
         summary.exact_duplicates += result.already_seen
-        report = SourceReport(src.name, result.outcome, entries=result.entries)
-
         # 1. publish new articles and dead letters, and wait for the bus to acknowledge
         batch_urls: set[str] = set()
         to_mark = []
@@ -201,9 +200,16 @@ class IngestRunner:
             if sig is not None:
                 self.index.add(a.id, sig, a.published)
         summary.new_articles += len(to_mark)
-        report.new = len(to_mark)
+        return len(to_mark)
 
-        # 3. health and validators
+    def commit(self, result: PollResult, st: SourceState, summary: IngestSummary) -> SourceReport:
+        """Publish one source's articles, wait for the bus, then record them and the source's health."""
+        src, now = result.source, self.clock()
+        summary.polled += 1
+        report = SourceReport(src.name, result.outcome, entries=result.entries)
+        report.new = self.publish(result, summary)
+
+        # 3. then the source's health and validators
         st.url = src.url
         st.last_fetch = now
         if result.outcome in ("ok", "not-modified", "unchanged"):
@@ -215,7 +221,7 @@ class IngestRunner:
             st.status, st.last_success = "ok", now
             st.consecutive_failures, st.failing_since, st.next_poll_after = 0, None, None
             st.entries_seen += result.entries
-            st.articles_published += len(to_mark)
+            st.articles_published += report.new
             if result.moved_to and result.moved_to != src.url:
                 st.moved_to = result.moved_to
                 result.warnings.append(f"feed moved permanently to {result.moved_to}: update the sources file")

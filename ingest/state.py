@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS events (
     at TEXT NOT NULL, source TEXT, level TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_at ON events (at);
+CREATE TABLE IF NOT EXISTS backfill (
+    source TEXT NOT NULL, unit TEXT NOT NULL, done_at TEXT NOT NULL, articles INTEGER NOT NULL,
+    PRIMARY KEY (source, unit)
+) WITHOUT ROWID;
 """
 
 
@@ -84,6 +88,16 @@ class IngestState:
 
     def close(self) -> None:
         self._conn.close()
+
+    # -- backfill progress (ingest/backfill.py) --------------------------------------
+    def backfilled(self, source: str) -> set[str]:
+        """The units (GDELT windows, child sitemaps) of ``source`` a backfill has finished."""
+        with self._lock:
+            return {r[0] for r in self._conn.execute("SELECT unit FROM backfill WHERE source=?", (source,))}
+
+    def mark_backfilled(self, source: str, unit: str, articles: int, now: datetime) -> None:
+        with self._lock:
+            self._conn.execute("INSERT OR REPLACE INTO backfill VALUES (?,?,?,?)", (source, unit, _iso(now), articles))
 
     # -- sources -------------------------------------------------------------------
     def source(self, name: str) -> SourceState:
