@@ -131,7 +131,9 @@ class Backfill:
         report.units = len(todo)
         for i, unit in enumerate(todo, 1):
             result: PollResult = self._poll(unit.source, unit.url)
-            result.articles = [a for a in result.articles if a.published >= since]
+            result.articles = [
+                a.model_copy(update={"via": "backfill"}) for a in result.articles if a.published >= since
+            ]
             published = r.publish(result, report.summary)
             r.state.mark_backfilled(unit.source.name, unit.key, published, r.clock())
             if on_unit:

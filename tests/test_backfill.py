@@ -114,7 +114,9 @@ def test_live_ingest_and_backfill_never_publish_one_article_twice(httpserver, se
     report = run(settings, clock, [src, Source(name="live", url=httpserver.url_for("/feed"), outlet="X",
                                                 country="GB", language="en")], NOW - timedelta(days=7))  # fmt: skip
     titles = [a["title"] for a in topic_articles(settings)]
-    assert titles == ["Seen live first", "Only in the archive"]  # the live one not again
+    assert sorted(titles) == ["Only in the archive", "Seen live first"]  # the live one not again
+    via = {a["title"]: a["via"] for a in topic_articles(settings)}
+    assert via == {"Seen live first": "live", "Only in the archive": "backfill"}
     assert report.summary.exact_duplicates >= 1 and report.skipped_sources == ["live"]
 
 
@@ -132,3 +134,31 @@ def test_backfill_on_the_bundled_sample_archive_then_nothing_new(tmp_path):
     assert "2 units read (0 done before), 3 new articles published" in " ".join(first.stdout.split())
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "0 new articles published" in " ".join(again.stdout.split())
+
+
+def test_the_store_tells_backfilled_from_live_articles(tmp_path):
+    """Volume honesty: each stored article says how ingest found it, and the period's totals
+    (report, rank) count the backfilled ones; a store written before the column existed gains it."""
+    import duckdb
+    import records
+
+    from sinks.duckdb.queries import DuckDBBackend
+    from sinks.duckdb.store import DuckDBStore
+    from sinks.query import Queries
+
+    path = tmp_path / "old.duckdb"
+    old = duckdb.connect(str(path))  # the articles table as the previous release made it
+    old.execute(
+        "CREATE TABLE articles (id VARCHAR PRIMARY KEY, url VARCHAR, title VARCHAR, summary VARCHAR, outlet VARCHAR, "
+        "country VARCHAR, language VARCHAR, source VARCHAR, published TIMESTAMPTZ, fetched TIMESTAMPTZ, "
+        "duplicate_of VARCHAR, sentiment_score DOUBLE, sentiment_label VARCHAR, sentiment_confidence DOUBLE, "
+        "mentions INTEGER, model VARCHAR)"
+    )
+    old.close()
+    store = DuckDBStore(path)
+    live = records.enriched("live1", NOW - timedelta(days=2), [("city:chengdu", 0.3)])
+    past = records.enriched("past1", NOW - timedelta(days=40), [("city:chengdu", -0.3)])
+    past.article.via = "backfill"
+    store.write([live, past])
+    totals = Queries(DuckDBBackend.open(path)).totals(NOW - timedelta(days=90))
+    assert totals["articles"] == 2 and totals["backfilled"] == 1

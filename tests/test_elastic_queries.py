@@ -260,6 +260,7 @@ def test_coverage_and_totals_read_the_articles_index(httpserver):
             "kept": {
                 "doc_count": 7,
                 "with": {"doc_count": 5},
+                "backfilled": {"doc_count": 3},
                 "source": {"value": 3},
                 "outlet": {"value": 2},
                 "country": {"value": 2},
@@ -292,6 +293,7 @@ def test_coverage_and_totals_read_the_articles_index(httpserver):
         "outlets": 2,
         "countries": 2,
         "languages": 1,
+        "backfilled": 3,
         "first_published": "2026-10-03T06:00:00+00:00",
         "last_published": "2026-11-19T00:00:00+00:00",
         "duplicates": 2,
@@ -304,6 +306,7 @@ def test_coverage_and_totals_read_the_articles_index(httpserver):
     # duplicates are counted over every article, the rest only over the kept ones
     assert articles_body["query"]["bool"]["must_not"] == []
     assert articles_body["aggs"]["kept"]["filter"] == {"bool": {"must_not": [{"exists": {"field": "duplicate_of"}}]}}
+    assert articles_body["aggs"]["kept"]["aggs"]["backfilled"] == {"filter": {"term": {"via": "backfill"}}}
     assert mentions_body["query"]["bool"]["must_not"] == [{"exists": {"field": "duplicate_of"}}]
     q.totals(SINCE, include_duplicates=True)
     assert fake.bodies[-2]["aggs"]["kept"]["filter"] == {"match_all": {}}

@@ -203,8 +203,8 @@ class DuckDBBackend(Backend):
     def totals(self, since, dups):
         a = self.conn.execute(
             f"SELECT count(*), count(*) FILTER (WHERE mentions > 0), count(DISTINCT source), count(DISTINCT outlet), "
-            f"count(DISTINCT country), count(DISTINCT language), min(published), max(published) "
-            f"FROM articles WHERE published >= ?{_dup(dups)}",
+            f"count(DISTINCT country), count(DISTINCT language), min(published), max(published), "
+            f"count(*) FILTER (WHERE via = 'backfill') FROM articles WHERE published >= ?{_dup(dups)}",
             [since],
         ).fetchone()
         n_dups = self.conn.execute(
@@ -227,6 +227,7 @@ class DuckDBBackend(Backend):
             "outlets": a[3],
             "countries": a[4],
             "languages": a[5],
+            "backfilled": a[8],
             "first_published": iso(a[6]),
             "last_published": iso(a[7]),
             "duplicates": n_dups,

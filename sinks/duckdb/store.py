@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS mentions (
 ALTER TABLE mentions ADD COLUMN IF NOT EXISTS entity_score DOUBLE;
 ALTER TABLE mentions ADD COLUMN IF NOT EXISTS entity_label VARCHAR;
 ALTER TABLE mentions ADD COLUMN IF NOT EXISTS entity_confidence DOUBLE;
+-- how ingest found the article: live or backfill (volume honesty: sinks.query totals)
+ALTER TABLE articles ADD COLUMN IF NOT EXISTS via VARCHAR;
 """
 _TS = pa.timestamp("us", tz="UTC")
 _ARTICLE_TYPES = [
@@ -46,7 +48,7 @@ _ARTICLE_TYPES = [
     ("outlet", pa.string()), ("country", pa.string()), ("language", pa.string()), ("source", pa.string()),
     ("published", _TS), ("fetched", _TS), ("duplicate_of", pa.string()), ("sentiment_score", pa.float64()),
     ("sentiment_label", pa.string()), ("sentiment_confidence", pa.float64()), ("mentions", pa.int32()),
-    ("model", pa.string()),
+    ("model", pa.string()), ("via", pa.string()),
 ]  # fmt: skip
 _MENTION_TYPES = [
     ("id", pa.string()), ("article_id", pa.string()), ("entity_id", pa.string()), ("entity_type", pa.string()),
@@ -90,7 +92,7 @@ class DuckDBStore(Store):
         if (
             read_only
             and not self._conn.execute(
-                "SELECT 1 FROM information_schema.columns WHERE table_name = 'mentions' AND column_name = 'entity_score'"
+                "SELECT 1 FROM information_schema.columns WHERE table_name = 'articles' AND column_name = 'via'"
             ).fetchone()
         ):  # a store written by an older release: add the new columns once
             self._conn.close()
@@ -151,6 +153,7 @@ class DuckDBStore(Store):
                     s.confidence if s else None,
                     len(e.mentions),
                     e.model,
+                    a.via,
                 )
             )
             for m in e.mentions:

@@ -331,6 +331,7 @@ class ElasticBackend(Backend):
                     "filter": kept,
                     "aggs": {
                         "with": {"filter": {"range": {"mentions": {"gt": 0}}}},
+                        "backfilled": {"filter": {"term": {"via": "backfill"}}},
                         **{
                             k: {"cardinality": {"field": k, "precision_threshold": EXACT}}
                             for k in ("source", "outlet", "country", "language")
@@ -363,6 +364,7 @@ class ElasticBackend(Backend):
             "outlets": k.get("outlet", {}).get("value", 0),
             "countries": k.get("country", {}).get("value", 0),
             "languages": k.get("language", {}).get("value", 0),
+            "backfilled": k.get("backfilled", {}).get("doc_count", 0),
             "first_published": when("first"),
             "last_published": when("last"),
             "duplicates": a.get("dups", {}).get("doc_count", 0),

@@ -59,6 +59,7 @@ ARTICLE_MAPPING = {
         "mentions": {"type": "integer"},
         "model": {"type": "keyword"},
         "entity_ids": {"type": "keyword"},
+        "via": {"type": "keyword"},  # live or backfill
         "tone_keywords": {"type": "keyword"},  # the search's tone filter: sinks/search/syntax.py
         "entity_tones": {"type": "object", "enabled": False},  # what a search hit shows of each entity
     },
@@ -184,7 +185,7 @@ class ElasticStore(Store):
             # indices made before search existed are found once reindexed, see docs/queries.md)
             self.es.indices.put_mapping(
                 index=f"{self.prefix}-articles-*",
-                properties={k: ARTICLE_MAPPING["properties"][k] for k in ("tone_keywords", "entity_tones")},
+                properties={k: ARTICLE_MAPPING["properties"][k] for k in ("via", "tone_keywords", "entity_tones")},
                 allow_no_indices=True,
             )
         except (ApiError, TransportError) as exc:
@@ -203,6 +204,7 @@ class ElasticStore(Store):
                 "_source": {
                     **{k: found[k] for k in SEARCHED},
                     "source": a.source,
+                    "via": a.via,
                     "published": a.published.isoformat(),
                     "fetched": a.fetched.isoformat(),
                     "sentiment_score": s.score if s else None,

@@ -115,15 +115,18 @@ def rank(
 
     catalogue = load_catalogue(state.settings.nlp.catalogues)
     names = {e.id: e.name for e in catalogue.entities.values()}
+    start = _since(since)
     out = _ask(
         "rank",
         names,
-        _since(since),
+        start,
         kind,
         include_duplicates=duplicates,
         limit=limit,
         **({"rollup": catalogue.rollup(kind)} if rollup else {}),
     )
+    totals = _ask("totals", start, duplicates)  # volume honesty: how much of the period came from a backfill
+    out["coverage"] = {"articles": totals["articles"], "backfilled": totals["backfilled"]}
     if as_json:
         print(json.dumps(out, ensure_ascii=False))
         return
@@ -140,6 +143,12 @@ def rank(
             f"{r['growth']:+.2f}",
         )
     console.print(t)
+    cov = out["coverage"]
+    if cov["backfilled"]:
+        console.print(
+            f"{cov['backfilled']} of the period's {cov['articles']} articles were backfilled from archives, "
+            "the rest seen live (docs/ingest.md#backfill-the-past-feeds-no-longer-carry)"
+        )
 
 
 @app.command()

@@ -65,6 +65,9 @@ class Article(Message):
     notes: list[str] = Field(default_factory=list, description="Recoverable problems met.")
     duplicate_of: str | None = Field(None, description="First copy of a syndicated story.")
     duplicate_similarity: float | None = None
+    via: Literal["live", "backfill"] = Field(
+        "live", description="How ingest found it: a live poll, or a backfill of the past (sinoscope backfill)."
+    )
 
     @field_validator("published", "fetched")
     @classmethod
