@@ -134,6 +134,11 @@ def test_report_marks_the_alerts_that_fired(tmp_path):
 
 
 def _driver(tmp_path):
+    """Headless chromium through Selenium; skipped (or failed, where CI requires a browser) without one."""
+    if not (CHROMIUM and CHROMEDRIVER):
+        if os.environ.get("SINOSCOPE_REQUIRE_BROWSER"):
+            pytest.fail("chromium and chromedriver are required (make test installs Debian's packages)")
+        pytest.skip("Debian's chromium and chromium-driver are not installed (make test installs them)")
     from selenium import webdriver
 
     opts = webdriver.ChromeOptions()
@@ -158,16 +163,12 @@ def _driver(tmp_path):
 
 @pytest.mark.slow
 def test_the_report_draws_in_a_real_browser_without_errors(report, tmp_path):
-    if not (CHROMIUM and CHROMEDRIVER):
-        if os.environ.get("SINOSCOPE_REQUIRE_BROWSER"):
-            pytest.fail("chromium and chromedriver are required (make test installs Debian's packages)")
-        pytest.skip("Debian's chromium and chromium-driver are not installed (make test installs them)")
+    driver = _driver(tmp_path)
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     out, data = report
     charts = 1 + len(data["entities"]) + 3  # ranking, one per entity, share of voice, country, language
-    driver = _driver(tmp_path)
     try:
         driver.get(out.as_uri())
         WebDriverWait(driver, 60).until(

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from alerting import steady, store, window
-from test_report import ARTIFACTS, CHROMEDRIVER, CHROMIUM, _driver
+from test_report import ARTIFACTS, _driver
 from test_search import ARTICLES, article
 
 from sinoscope.core.settings import load_settings
@@ -89,15 +89,11 @@ def test_pages_answer_with_shareable_urls_csv_links_and_clear_errors(site):
 
 @pytest.mark.slow
 def test_the_web_app_in_a_real_browser(site, tmp_path):
-    if not (CHROMIUM and CHROMEDRIVER):
-        if os.environ.get("SINOSCOPE_REQUIRE_BROWSER"):
-            pytest.fail("chromium and chromedriver are required (make test installs Debian's packages)")
-        pytest.skip("Debian's chromium and chromium-driver are not installed (make test installs them)")
+    driver = _driver(tmp_path)
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     base, alert = site
-    driver = _driver(tmp_path)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         driver.set_window_size(1280, 1000)
