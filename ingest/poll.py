@@ -18,8 +18,8 @@ from urllib.parse import urljoin
 from sinoscope.core.schemas import Article
 from sinoscope.core.settings import IngestSettings
 
-from . import gdelt, sitemap
-from .extract import extract_article
+from . import gdelt, page, sitemap
+from .extract import decode_html, extract_article
 from .feeds import parse_feed
 from .guard import file_scope
 from .http import Fetcher, FetchError, parse_retry_after
@@ -132,6 +132,14 @@ def poll_source(
             result.outcome, result.error_kind, result.error = "failed", "not-a-sitemap", f"{url}: {exc}"
             result.body_hash = None
             return result
+    elif source.kind == "page":
+        html_text, _ = decode_html(resp.body, resp.content_type)
+        links = page.article_links(html_text, resp.url)
+        result.warnings += [f"the page declares a feed, steadier than its links: {f}" for f in page.declared_feeds(
+            html_text, resp.url)]  # fmt: skip
+        if not links:
+            result.warnings.append("no links to articles found on the page (has its layout changed?)")
+        entries = [({"link": link, "title": text}, source) for link, text in links]
     else:
         parsed = parse_feed(resp.body, resp.url, resp.content_type)
         result.warnings.extend(parsed.warnings)

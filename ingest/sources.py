@@ -32,10 +32,10 @@ LIVE_SOURCES = PACKAGE_DIR / "sources.yaml"
 
 class Source(BaseModel):
     name: str
-    kind: Literal["rss", "sitemap", "gdelt"] = Field(
+    kind: Literal["rss", "sitemap", "page", "gdelt"] = Field(
         "rss",
         description="rss: a feed (RSS, Atom, RDF); sitemap: a (Google News) sitemap or sitemap index; "
-        "gdelt: GDELT's DOC API article list for `query`.",
+        "page: a section page whose article links are followed; gdelt: GDELT's DOC API article list for `query`.",
     )
     url: str = Field("", description="The feed; for gdelt the DOC API endpoint (default: the public one).")
     outlet: str = ""

@@ -86,3 +86,34 @@ def test_the_parser_reads_no_entities_and_no_network():
     except SitemapError:
         return  # refused outright is fine too
     assert kind == "urlset" and all("root:" not in (r["loc"] or "") for r in rows)
+
+
+def test_a_section_page_gives_its_article_links_and_names_the_feed_it_declares(httpserver, ingest, settings):
+    """``kind: page``: same-site links that look like articles (a date or a long slug in the path) are
+    followed with the anchor text as title; navigation and other sites are not; a declared feed is named."""
+    base = httpserver.url_for("").rstrip("/")
+    section = (
+        '<html><head><link rel="alternate" type="application/rss+xml" href="/china/rss.xml"></head><body>'
+        '<nav><a href="/about">About us</a> <a href="/world">World</a></nav>'
+        '<a href="/2026/11/19/changan-thai-factory">Changan opens Thai factory in Rayong</a>'
+        '<a href="/business/chongqing-night-views-draw-foreign-visitors">Chongqing night views draw visitors</a>'
+        '<a href="https://elsewhere.example/2026/11/19/other-story-on-another-site">Elsewhere</a>'
+        "</body></html>"
+    )
+    httpserver.expect_request("/china").respond_with_data(section, content_type="text/html")
+    httpserver.expect_request("/2026/11/19/changan-thai-factory").respond_with_data(EN_PAGE, content_type="text/html")
+    httpserver.expect_request("/business/chongqing-night-views-draw-foreign-visitors").respond_with_data(
+        GBK_PAGE, content_type="text/html; charset=utf-8"
+    )
+    source = {"name": "section", "kind": "page", "url": httpserver.url_for("/china"), "outlet": "Example Post",
+              "country": "GB", "language": "en"}  # fmt: skip
+    summary, articles = ingest([source])
+    assert sorted(a["title"] for a in articles) == [
+        "Changan opens Thai factory in Rayong",
+        "Chongqing night views draw visitors",
+    ]
+    assert all(a["provenance"]["text"].startswith("page extract") for a in articles)
+    assert not any(str(r.path) in ("/about", "/world") for r, _ in httpserver.log)
+    assert [w for n, w in summary.warnings if "declares a feed" in w] == [
+        f"the page declares a feed, steadier than its links: {base}/china/rss.xml"
+    ]
