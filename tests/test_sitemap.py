@@ -117,3 +117,80 @@ def test_a_section_page_gives_its_article_links_and_names_the_feed_it_declares(h
     assert [w for n, w in summary.warnings if "declares a feed" in w] == [
         f"the page declares a feed, steadier than its links: {base}/china/rss.xml"
     ]
+
+
+def test_sources_add_finds_a_sites_feed_or_sitemap_and_writes_the_entry(httpserver, settings, tmp_path):
+    """``sinoscope sources add URL``: a page declaring a feed gives an rss entry; a site without one but
+    with a sitemap in robots.txt gives a sitemap entry; the entry goes into the file, comments kept."""
+    from test_http_polling import rss
+
+    from ingest.discovery import DiscoveryError, add_to_file, describe, entry
+    from ingest.http import Fetcher
+    from ingest.sources import load_sources
+
+    base = httpserver.url_for("").rstrip("/")
+    home = ('<html lang="de"><head><meta property="og:site_name" content="Beispiel Zeitung">'
+            '<link rel="alternate" type="application/rss+xml" href="/feed.xml"></head><body>Hallo</body></html>')  # fmt: skip
+    httpserver.expect_request("/de/").respond_with_data(home, content_type="text/html")
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        rss([("a", "A story")], base), content_type="application/rss+xml"
+    )
+    httpserver.expect_request("/plain").respond_with_data(
+        "<html><body>No feed here</body></html>", content_type="text/html"
+    )
+    httpserver.expect_request("/robots.txt").respond_with_data(f"User-agent: *\nSitemap: {base}/news-sitemap.xml\n")
+    httpserver.expect_request("/news-sitemap.xml").respond_with_data(
+        urlset(base, [("/a/1", "One", "2026-11-19T08:00:00Z", "en")]), content_type="application/xml"
+    )
+    fetcher = Fetcher(settings.ingest)
+    try:
+        feed = describe(httpserver.url_for("/de/"), fetcher)
+        assert feed == {"kind": "rss", "url": f"{base}/feed.xml", "outlet": "Beispiel Zeitung", "language": "de"}
+        site = describe(httpserver.url_for("/plain"), fetcher)
+        assert site["kind"] == "sitemap" and site["url"] == f"{base}/news-sitemap.xml"
+    finally:
+        fetcher.close()
+    with pytest.raises(DiscoveryError, match="--country"):
+        entry(feed, None, None, None, None)  # 127.0.0.1 tells no country
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "# my feeds\nsources:\n- {name: old, url: 'https://x.example/rss', outlet: X, country: GB, language: en}\n"
+    )
+    add_to_file(path, entry(feed, "beispiel", None, "DE", None))
+    add_to_file(path, entry(site, "beispiel-sitemap", "Beispiel", "de", "de"))
+    text = path.read_text()
+    assert text.startswith("# my feeds\nsources:\n")
+    loaded = {s.name: s for s in load_sources(path)}
+    assert set(loaded) == {"old", "beispiel", "beispiel-sitemap"}
+    assert (loaded["beispiel"].kind, loaded["beispiel"].outlet, loaded["beispiel"].country) == (
+        "rss",
+        "Beispiel Zeitung",
+        "DE",
+    )
+    assert loaded["beispiel-sitemap"].kind == "sitemap"
+    with pytest.raises(DiscoveryError, match="already has"):
+        add_to_file(path, entry(feed, "beispiel", None, "DE", None))
+
+
+def test_the_sources_add_command(httpserver, tmp_path):
+    import json as _json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from test_http_polling import rss
+
+    base = httpserver.url_for("").rstrip("/")
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        rss([("a", "A story")], base), content_type="application/rss+xml"
+    )
+    env = {**os.environ, "SINOSCOPE_DATA_DIR": str(tmp_path / "d"),
+           "SINOSCOPE_INGEST__PRIVATE_NETWORK_ALLOWLIST": _json.dumps(["127.0.0.1/32"])}  # fmt: skip
+    cmd = [str(Path(sys.executable).parent / "sinoscope"), "sources", "add", httpserver.url_for("/feed.xml"),
+           "--sources", str(tmp_path / "s.yaml"), "--name", "local", "--country", "gb", "--language", "en"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "kind: rss" in (tmp_path / "s.yaml").read_text() and "added to" in done.stdout
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    assert again.returncode == 2 and "already has a source named 'local'" in again.stderr

@@ -443,8 +443,40 @@ def serve(
         fail(str(exc), "free the port or pass --prefect-port, or point PREFECT_API_URL at a Prefect server")
 
 
-@app.command("sources")
+sources_app = typer.Typer(help="The sources: their health, and adding one from a site's URL.")
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("add")
+def sources_add(
+    url: str = typer.Argument(
+        ..., help="A feed, a sitemap, or any page of the site (its feeds and sitemaps are found)."
+    ),
+    to: Path = typer.Option(..., "--sources", help="The sources file to add the entry to (created if missing)."),
+    name: Optional[str] = typer.Option(None, "--name", help="The source's name (default: from the host)."),
+    outlet: Optional[str] = typer.Option(None, "--outlet", help="Default: the site's name, else its host."),
+    country: Optional[str] = typer.Option(None, "--country", help="ISO code; default: the country-code domain."),
+    language: Optional[str] = typer.Option(None, "--language", help="ISO code; default: the page's <html lang>."),
+) -> None:
+    """Find the best source at a site (a feed it declares, else its news sitemap, else the page) and add it."""
+    from ingest.discovery import DiscoveryError, add_to_file, describe, entry
+    from ingest.http import Fetcher
+    from ingest.sources import SourcesError
+
+    fetcher = Fetcher(state.settings.ingest)
+    try:
+        new = entry(describe(url, fetcher), name, outlet, country, language)
+        add_to_file(to, new)
+    except (DiscoveryError, SourcesError) as exc:
+        fail(str(exc))
+    finally:
+        fetcher.close()
+    console.print(f"added to {to}: {escape(str(new))}", highlight=False)
+
+
+@sources_app.callback(invoke_without_command=True)
 def sources_cmd(
+    ctx: typer.Context,
     sources: Optional[Path] = SourcesOpt,
     as_json: bool = typer.Option(False, "--json"),
     reset: Optional[str] = typer.Option(
@@ -452,6 +484,8 @@ def sources_cmd(
     ),
 ) -> None:
     """Health of every source: last success, last error, consecutive failures, entries seen."""
+    if ctx.invoked_subcommand:
+        return
     from ingest.state import IngestState, SourceState
 
     settings = state.settings
