@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from functools import lru_cache
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 DEFAULT_URL = "https://api.gdeltproject.org/api/v2/doc/doc"
 MAX_RECORDS = 250  # the API's most per request
@@ -27,6 +27,9 @@ class GdeltError(ValueError):
 
 
 def request_url(endpoint: str, query: str, start: datetime | None = None, end: datetime | None = None) -> str:
+    """The DOC API request; a ``file://`` endpoint is a recorded answer, read as it is (the sample)."""
+    if endpoint.startswith("file:"):
+        return endpoint
     params = {"query": query, "mode": "artlist", "format": "json", "maxrecords": MAX_RECORDS, "sort": "datedesc"}
     if start:
         params["startdatetime"] = start.strftime("%Y%m%d%H%M%S")
@@ -72,13 +75,15 @@ def parse_answer(body: bytes) -> list[dict]:
     return [a for a in articles if isinstance(a, dict)]
 
 
-def entry(article: dict) -> dict:
-    """A GDELT article as a feed entry (what ``normalize_entry`` reads)."""
+def entry(article: dict, base: str = "") -> dict:
+    """A GDELT article as a feed entry (what ``normalize_entry`` reads); ``url`` resolved against
+    ``base`` (the answer's own URL: a recorded answer may name its pages relatively)."""
     seen = str(article.get("seendate") or "")
     published = None
     if len(seen) == 16 and seen[8] == "T":
         published = f"{seen[:4]}-{seen[4:6]}-{seen[6:8]}T{seen[9:11]}:{seen[11:13]}:{seen[13:15]}Z"
-    out = {"link": article.get("url"), "title": article.get("title") or ""}
+    url = article.get("url")
+    out = {"link": urljoin(base, url) if url and base else url, "title": article.get("title") or ""}
     return out | ({"published": published} if published else {})
 
 

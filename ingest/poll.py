@@ -124,7 +124,7 @@ def poll_source(
             result.outcome, result.error_kind, result.error = "failed", "not-gdelt", f"{url}: {exc}"
             result.body_hash = None
             return result
-        entries = [(gdelt.entry(a), gdelt.article_source(source, a)) for a in found]
+        entries = [(gdelt.entry(a, resp.url), gdelt.article_source(source, a)) for a in found]
     elif source.kind == "sitemap":
         try:
             entries = _sitemap_entries(resp, source, fetcher, settings, scope, result)

@@ -121,7 +121,7 @@ def test_live_ingest_and_backfill_never_publish_one_article_twice(httpserver, se
 
 
 def test_backfill_on_the_bundled_sample_archive_then_nothing_new(tmp_path):
-    """The README's tour: the sample archive (a news sitemap index under ingest/samples/archive/)."""
+    """The README's tour: the sample archive (a news sitemap index and a recorded GDELT answer)."""
     import subprocess
     import sys
     from pathlib import Path
@@ -131,7 +131,7 @@ def test_backfill_on_the_bundled_sample_archive_then_nothing_new(tmp_path):
            "--since", "2026-01-01", "--sources", str(root / "ingest/samples/backfill.yaml")]  # fmt: skip
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
-    assert "2 units read (0 done before), 3 new articles published" in " ".join(first.stdout.split())
+    assert "3 units read (0 done before), 5 new articles published" in " ".join(first.stdout.split())
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "0 new articles published" in " ".join(again.stdout.split())
 
