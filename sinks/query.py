@@ -444,11 +444,14 @@ class Queries:
         return export.write(batches, export.SCHEMAS[kind], fmt, out)
 
     def recent(self, now: datetime) -> dict:
-        """Articles stored in the last hour and day (by fetch time) and their mentions."""
-        out = {}
+        """Articles stored in the last hour and day (by fetch time) and their mentions; of the articles
+        published in the last 30 days, how many a backfill found (volume honesty)."""
+        out: dict = {}
         for label, delta in (("hour", timedelta(hours=1)), ("day", timedelta(days=1))):
             a, m = self.backend.fetched_counts(now - delta)
             out[label] = {"articles": a, "mentions": int(m or 0)}
+        month = self.backend.totals(now - timedelta(days=30), True)  # by publication: how much a backfill filled
+        out["published_30d"] = {"articles": month["articles"], "backfilled": month["backfilled"]}
         return out
 
 

@@ -159,6 +159,10 @@ def test_the_store_tells_backfilled_from_live_articles(tmp_path):
     live = records.enriched("live1", NOW - timedelta(days=2), [("city:chengdu", 0.3)])
     past = records.enriched("past1", NOW - timedelta(days=40), [("city:chengdu", -0.3)])
     past.article.via = "backfill"
-    store.write([live, past])
-    totals = Queries(DuckDBBackend.open(path)).totals(NOW - timedelta(days=90))
-    assert totals["articles"] == 2 and totals["backfilled"] == 1
+    recent = records.enriched("past2", NOW - timedelta(days=5), [("city:chengdu", 0.1)])
+    recent.article.via = "backfill"
+    store.write([live, past, recent])
+    q = Queries(DuckDBBackend.open(path))
+    totals = q.totals(NOW - timedelta(days=90))
+    assert totals["articles"] == 3 and totals["backfilled"] == 2
+    assert q.recent(NOW)["published_30d"] == {"articles": 2, "backfilled": 1}  # what `status` shows

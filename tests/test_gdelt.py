@@ -121,3 +121,11 @@ def test_a_host_that_asks_for_a_longer_gap_gets_it():
         t.wait("api.gdeltproject.org")
         t.wait("feeds.example.org")  # other hosts are not held back
     assert 0.6 <= time.monotonic() - start < 0.9
+
+
+def test_a_failing_gdelt_query_is_flagged_like_a_failing_feed(httpserver, ingest, settings):
+    httpserver.expect_request("/doc").respond_with_data("Please limit requests to one every 5 seconds", status=200)
+    for _ in range(settings.ingest.failing_after):
+        summary, _ = ingest([gdelt_src(httpserver.url_for("/doc"))], force=True)
+    assert state_of(settings, "gdelt-cities").status == "failing"
+    assert [name for name, _ in summary.flagged] == ["gdelt-cities"]

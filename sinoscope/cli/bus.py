@@ -71,6 +71,12 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
             f"arrived: last hour {rec['hour']['articles']} articles / {rec['hour']['mentions']} mentions; "
             f"last day {rec['day']['articles']} articles / {rec['day']['mentions']} mentions"
         )
+        month = rec["published_30d"]
+        if month["backfilled"]:
+            console.print(
+                f"published in the last 30 days: {month['articles']} articles, {month['backfilled']} of them "
+                "backfilled from archives (the rest seen live)"
+            )
     if r.get("bus_error"):
         console.print(f"[red]bus unreachable ({st['bus']}): {r['bus_error']}[/]")
     else:
