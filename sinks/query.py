@@ -207,6 +207,10 @@ class Backend(ABC):
         """(articles, mentions) fetched since ``since`` (what ``status`` shows)."""
 
     @abstractmethod
+    def article_days(self, since: datetime, until: datetime) -> list[datetime]:
+        """The UTC days (midnight) from ``since`` to ``until`` with at least one stored article, in order."""
+
+    @abstractmethod
     def related_counts(self, entity_id: str, since: datetime, limit: int, dups: bool) -> list[tuple[str, int]]:
         """(entity, articles naming both) for the entities most often named with ``entity_id``,
         most articles first, then entity id."""
@@ -387,6 +391,22 @@ class Queries:
             "entity_id": entity_id,
             "rows": [{"entity_id": e, "name": names.get(e, e), "articles": n} for e, n in rows],
         }
+
+    def gaps(self, since: datetime, until: datetime | None = None) -> list[dict]:
+        """Runs of UTC days with no stored article at all ({start, end, days}): a feed outage or a
+        period before ingest began, which figures would otherwise read as silence."""
+        until = until or datetime.now(UTC)
+        day = parse_interval("1d")
+        have = {_iso(d) for d in self.backend.article_days(since, until)}
+        out: list[dict] = []
+        for start in day.starts(since, until):
+            if _iso(start) in have:
+                continue
+            if out and out[-1]["end"] == _iso(start - timedelta(days=1)):
+                out[-1]["end"], out[-1]["days"] = _iso(start), out[-1]["days"] + 1
+            else:
+                out.append({"start": _iso(start), "end": _iso(start), "days": 1})
+        return out
 
     def coverage(self, since: datetime, by: str = "country", include_duplicates: bool = False) -> dict:
         """Articles that mention a tracked city or brand, split by outlet country or language."""

@@ -166,3 +166,21 @@ def test_the_store_tells_backfilled_from_live_articles(tmp_path):
     totals = q.totals(NOW - timedelta(days=90))
     assert totals["articles"] == 3 and totals["backfilled"] == 2
     assert q.recent(NOW)["published_30d"] == {"articles": 2, "backfilled": 1}  # what `status` shows
+
+
+def test_days_without_any_stored_article_are_gaps_not_silence(tmp_path):
+    import records
+
+    from sinks.duckdb.queries import DuckDBBackend
+    from sinks.duckdb.store import DuckDBStore
+    from sinks.query import Queries
+
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    days = [1, 2, 5, 9]  # stored on these days before NOW; 3-4 and 6-8 empty
+    store.write([records.enriched(f"g{d}", NOW - timedelta(days=d), [("city:wuhan", 0.1)]) for d in days])
+    gaps = Queries(DuckDBBackend.open(store.path)).gaps(NOW - timedelta(days=9), NOW - timedelta(days=1))
+    day = lambda n: (NOW - timedelta(days=n)).replace(hour=0).isoformat()  # noqa: E731
+    assert gaps == [
+        {"start": day(8), "end": day(6), "days": 3},
+        {"start": day(4), "end": day(3), "days": 2},
+    ]

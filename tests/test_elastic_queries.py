@@ -368,3 +368,16 @@ def test_report_on_the_stack_reads_elasticsearch_and_its_alerts_index(httpserver
     httpserver.expect_request("/sinoscope-alerts/_search").respond_with_data("down", status=503)
     with pytest.raises(ReportError, match="did not answer"):
         gather(settings, catalogue, SINCE, ["city:chengdu"], now=NOW)
+
+
+def test_gaps_read_the_days_with_articles_from_a_date_histogram(httpserver):
+    day = lambda d: int(datetime(2026, 11, d, tzinfo=UTC).timestamp() * 1000)  # noqa: E731
+    fake = FakeSearch({"d": {"buckets": [{"key": day(1), "doc_count": 3}, {"key": day(4), "doc_count": 1}]}})
+    httpserver.expect_request("/sinoscope-articles-*/_search", method="POST").respond_with_handler(fake)
+    q = Queries(ElasticBackend(Elasticsearch(httpserver.url_for("/"), request_timeout=5)))
+    gaps = q.gaps(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 5, tzinfo=UTC))
+    assert gaps == [
+        {"start": "2026-11-02T00:00:00+00:00", "end": "2026-11-03T00:00:00+00:00", "days": 2},
+        {"start": "2026-11-05T00:00:00+00:00", "end": "2026-11-05T00:00:00+00:00", "days": 1},
+    ]
+    assert fake.bodies[0]["aggs"]["d"]["date_histogram"]["calendar_interval"] == "day"

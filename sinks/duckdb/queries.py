@@ -158,6 +158,14 @@ class DuckDBBackend(Backend):
             ).fetchall()
         )
 
+    def article_days(self, since, until):
+        rows = self.conn.execute(
+            "SELECT DISTINCT date_trunc('day', published AT TIME ZONE 'UTC') AS d FROM articles "
+            "WHERE published >= ? AND published <= ? ORDER BY d",
+            [since, until],
+        ).fetchall()
+        return [_utc(d) for (d,) in rows]
+
     def related_counts(self, entity_id, since, limit, dups):
         return self.conn.execute(
             f"SELECT o.entity_id, count(DISTINCT o.article_id) AS n FROM mentions m JOIN mentions o "

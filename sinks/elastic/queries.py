@@ -254,6 +254,13 @@ class ElasticBackend(Backend):
                             out.append((text, src.get("outlet") or ""))
             return out[:limit]
 
+    def article_days(self, since, until):
+        histogram = {"field": "published", "calendar_interval": "day", "time_zone": "UTC", "min_doc_count": 1}
+        aggs = self._search(
+            self.articles, self._filters(since, True, until=until), {"d": {"date_histogram": histogram}}
+        )
+        return [_ms(b["key"]) for b in aggs.get("d", {}).get("buckets", [])]
+
     def related_counts(self, entity_id, since, limit, dups):
         aggs = self._search(
             self.articles,

@@ -121,6 +121,7 @@ def _gather(
             "coverage": {by: q.coverage(since, by, include_duplicates)["rows"] for by in ("country", "language")},
             "alerts": [{k: a[k] for k in ("id", "entity_id", "name", "kind", "fired_at", "delivered")} for a in fired],
             "totals": q.totals(since, include_duplicates),
+            "gaps": q.gaps(since, now),
             "model": model_card(),
             "names": {eid: names.get(eid, eid) for eid in chosen},
         }
