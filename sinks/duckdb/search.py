@@ -120,7 +120,8 @@ class FullTextIndex:
     def search(self, request: SearchRequest) -> SearchHits:
         self.index.reload()  # see what a writer in another process committed since
         searcher = self.index.searcher()
-        text_query, query = self._compile(request.query), self._query(request)
+        text_query = self._compile(request.query)
+        query = self._query(request, text_query)
         everything = isinstance(request.query, Everything)  # filters only: newest first, no score
         result = searcher.search(
             query,
@@ -158,9 +159,9 @@ class FullTextIndex:
             return []
         return [searcher.doc(a).get_first("article_id") for _, a in searcher.search(query, total, count=False).hits]
 
-    def _query(self, request: SearchRequest) -> tantivy.Query:
-        """The text query and the filters (filters do not score)."""
-        clauses = [(tantivy.Occur.Must, self._compile(request.query))]
+    def _query(self, request: SearchRequest, text_query: tantivy.Query | None = None) -> tantivy.Query:
+        """The text query (compiled here unless given) and the filters (filters do not score)."""
+        clauses = [(tantivy.Occur.Must, text_query or self._compile(request.query))]
         clauses += [(tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0)) for f in self._filters(request)]
         return tantivy.Query.boolean_query(clauses)
 
