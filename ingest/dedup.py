@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 NUM_PERM = 128
 SCHEME = "affine32"  # datasketch >= 2: uint32 values, unbiased; stored signatures use it
@@ -39,8 +39,9 @@ def to_bytes(mh: MinHash) -> bytes:
     return mh.hashvalues.astype(np.uint32).tobytes()
 
 
-def from_bytes(raw: bytes) -> MinHash:
-    return MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME, hashvalues=np.frombuffer(raw, dtype=np.uint32))
+def from_bytes(raw: bytes) -> LeanMinHash:
+    """A stored signature, lean: no permutation tables (a MinHash carries 1 KiB of them, per object)."""
+    return LeanMinHash(seed=1, scheme=SCHEME, hashvalues=np.frombuffer(raw, dtype=np.uint32))
 
 
 class NearDuplicateIndex:
@@ -56,8 +57,9 @@ class NearDuplicateIndex:
     def add(self, article_id: str, mh: MinHash, published: datetime) -> None:
         if article_id in self._sigs:
             return
-        self.lsh.insert(article_id, mh)
-        self._sigs[article_id] = mh
+        lean = mh if isinstance(mh, LeanMinHash) else LeanMinHash(mh)  # the index holds the window: keep it small
+        self.lsh.insert(article_id, lean)
+        self._sigs[article_id] = lean
         self._published[article_id] = published
 
     def find(self, mh: MinHash) -> tuple[str, float] | None:
