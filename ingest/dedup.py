@@ -48,7 +48,7 @@ class NearDuplicateIndex:
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
         self.lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-        self._sigs: dict[str, MinHash] = {}
+        self._sigs: dict[str, LeanMinHash] = {}
         self._published: dict[str, datetime] = {}
 
     def __len__(self) -> int:
