@@ -90,7 +90,11 @@ class NlpSettings(BaseModel):
         "model reading all of them at once; on the city/brand dev set 0.775 against 0.754 "
         "macro-F1, and the model path costs a second pass.",
     )
-    batch_articles: int = Field(64, description="Articles tagged per batch (one transformer batch).")
+    batch_articles: int = Field(
+        256,
+        description="Articles tagged per batch (one model call, its inputs sorted by length into batches of 64): "
+        "at 64 articles the length-sorted batches still carried 47% padding, at 256 7% (the model's time -25%).",
+    )
     max_article_chars: int = Field(300_000, description="Longer articles are dead-lettered as poison.")
     threads: int | None = Field(None, description="Torch threads (default: all cores).")
     newsmtsc_dir: Path | None = Field(None, description="NewsMTSC data (default ../shared/data/newsmtsc).")
