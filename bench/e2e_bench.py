@@ -1,10 +1,12 @@
 """The pipeline end to end as a user runs it, on the embedded default, printed as figures.
 
-    .venv/bin/python bench/e2e_bench.py [--articles 2000 10000 ...] [--feeds 20] [--keep]
+    .venv/bin/python bench/e2e_bench.py [--articles 2000 10000 ...] [--per-feed 100 | --feeds 20] [--keep]
 
 Articles are built from the real seed articles in ../shared/seeds/ (cut into article-sized
 pieces, every catalogued city and brand name swapped for another, so that no sentence repeats),
-written as full-text RSS feeds (``content:encoded``) under a temporary folder, and run through
+written as full-text RSS feeds (``content:encoded``) of 100 entries each (the issue's 20 feeds x 100
+entries at 2,000; a larger backlog is more feeds, as real feeds hold tens of entries, not thousands)
+under a temporary folder, and run through
 ``sinoscope run --once`` in a fresh data directory. Printed per size: the pass's wall time and
 articles/s, the stage times the pass reports, peak RSS of the run, store bytes per 1,000 articles,
 and the ratio of the end-to-end time to one bare encoder pass (the sentiment model's encoder, bf16
@@ -155,7 +157,8 @@ def stage_times(summary: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--articles", type=int, nargs="+", default=[2000])
-    ap.add_argument("--feeds", type=int, default=20)
+    ap.add_argument("--per-feed", type=int, default=100, help="Entries per feed (feeds = articles / per-feed).")
+    ap.add_argument("--feeds", type=int, default=None, help="A fixed number of feeds instead (--per-feed ignored).")
     ap.add_argument("--keep", action="store_true", help="Keep the feeds and data directories.")
     ap.add_argument("--kafka", action="store_true", help="Also run each size over Kafka (tansu) and print the ratio.")
     args = ap.parse_args()
@@ -171,13 +174,15 @@ def main() -> None:
     for n in args.articles:
         tmp = Path(tempfile.mkdtemp(prefix=f"e2e{n}-"))
         items = articles(n, rng, tagger)
-        listing = write_feeds(tmp / "feeds", items, args.feeds) if (tmp / "feeds").mkdir() is None else None
+        feeds = args.feeds or max(1, -(-n // args.per_feed))
+        (tmp / "feeds").mkdir()
+        listing = write_feeds(tmp / "feeds", items, feeds)
         bare, sentences = bare_encoder_s(items, tagger)
         wall, summary, peak = run_once(tmp / "data", listing)
         store = tmp / "data" / "store.duckdb"
         stored = store.stat().st_size if store.exists() else 0
         chars = sum(len(t) + len(x) for t, x in items) / n
-        print(f"\n  {n:,} articles ({chars:,.0f} characters each on average, {args.feeds} feeds)")
+        print(f"\n  {n:,} articles ({chars:,.0f} characters each on average, {feeds} feeds)")
         print(f"    end to end                      {wall:8.1f} s   {n / wall:7.1f} articles/s")
         print(f"    bare encoder pass               {bare:8.1f} s   over {sentences:,} distinct mention sentences")
         print(f"    end to end / bare encoder       {wall / bare:8.1f} x")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,7 +25,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from ingest.poll import PollResult
-from ingest.runner import IngestRunner, IngestSummary, crashed
+from ingest.runner import IngestRunner, IngestSummary, crashed, in_order
 from ingest.sources import load_sources
 from sinoscope.core.bus import open_bus
 from sinoscope.core.errors import RetryableError
@@ -33,6 +34,8 @@ from . import progress
 from .settings import settings_from
 
 log = logging.getLogger("sinoscope.flows")
+WORKERS = 8  # task threads (fetching is network-bound)
+AHEAD = 2 * WORKERS  # sources polled ahead of the commit: the threads stay busy while one source is committed
 
 
 class _ThreadTimeoutNotice(logging.Filter):
@@ -111,7 +114,7 @@ def ensure_host_limits(urls: list[str], limit: int) -> None:
                 client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=0))
 
 
-@flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=8), log_prints=True)
+@flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS), log_prints=True)
 def ingest_flow(
     config: str | None = None, overrides: dict | None = None, sources_file: str | None = None, force: bool = False
 ) -> dict:
@@ -132,8 +135,8 @@ def ingest_flow(
             todo = runner.plan(sources, summary, force)
             progress.emit("sources", total=len(todo), skipped=len(summary.skipped))
             ensure_host_limits([s.url for s, _ in todo], settings.ingest.per_host_concurrency)
-            futures = [(poll.submit(runner, src, st), src, st) for src, st in todo]
-            for fut, src, st in futures:  # commit in catalogue order, as the plain runner does
+            # catalogue order, as the plain runner does
+            for fut, src, st in in_order(todo, partial(poll.submit, runner), AHEAD):
                 try:
                     result = fut.result()
                 except TransientPollError as exc:

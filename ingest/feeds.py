@@ -48,7 +48,9 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    # only the text of entries is kept (``extract.html_fragment_to_text`` drops scripts and styles):
+    # feedparser's HTML sanitiser and relative-link resolution would rewrite markup nobody reads
+    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     entries = list(parsed.entries)
     result = ParsedFeed(entries=entries, title=parsed.feed.get("title", ""), version=parsed.get("version", ""))
     if encoding_warning:

@@ -8,7 +8,8 @@ repeat off the topic.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -65,6 +66,18 @@ def _backoff(state: SourceState, settings: Settings) -> timedelta:
 def crashed(src: Source, exc: BaseException) -> PollResult:
     """The result recorded for a poll that raised (a bug or a timeout): the source is unhealthy."""
     return PollResult(source=src, outcome="failed", error=f"internal error: {exc!r}", error_kind="internal")
+
+
+def in_order(todo: list[tuple[Source, SourceState]], submit: Callable, ahead: int) -> Iterator[tuple]:
+    """(future, source, state) in catalogue order, with at most ``ahead`` polls submitted and not
+    yet taken: polled articles wait for their commit in memory, so a pass over many sources holds
+    a few sources' articles at a time, not all of them."""
+    queue, pending = deque(todo), deque()
+    while queue or pending:
+        while queue and len(pending) < ahead:
+            src, st = queue.popleft()
+            pending.append((submit(src, st), src, st))
+        yield pending.popleft()
 
 
 class IngestRunner:
@@ -144,9 +157,9 @@ class IngestRunner:
         todo = self.plan(sources, summary, force, on_source)
         # fetch in parallel, commit in catalogue order: runs are deterministic (which copy of a
         # syndicated story counts as the first) and a slow feed delays only the commits after it
-        with ThreadPoolExecutor(max_workers=max(1, self.settings.ingest.workers)) as pool:
-            futures = [(pool.submit(self.poll, s, st), s, st) for s, st in todo]
-            for fut, src, st in futures:
+        workers = max(1, self.settings.ingest.workers)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for fut, src, st in in_order(todo, lambda s, st: pool.submit(self.poll, s, st), 2 * workers):
                 try:
                     result = fut.result()
                 except Exception as exc:  # a bug must not sink the other sources

@@ -4,6 +4,7 @@ pass: every salvageable entry is published once, every problem is recorded and v
 from __future__ import annotations
 
 import json
+from html import escape
 
 from conftest import FEEDS, src
 
@@ -136,6 +137,38 @@ def test_external_entities_are_never_expanded(ingest, tmp_path):
     assert "TOP-SECRET-TOKEN" not in dump
     assert "lollollol" not in dump  # no entity expansion bomb either
     assert len(articles) == 2  # the entries themselves are still salvaged
+
+
+def test_scripts_and_styles_in_feed_html_never_reach_the_text(ingest, tmp_path):
+    """Feed HTML is read as text without feedparser's sanitiser: script, style, noscript and
+    template elements go with their content, in RSS CDATA and in Atom's escaped HTML alike."""
+    hostile = (
+        "<p>BYD opened a plant in Szeged.</p><script>steal('cookie')</script>"
+        "<style>p { color: red }</style><noscript>Enable JavaScript</noscript>"
+        "<template><b>hidden</b></template><p onclick=\"evil()\">Output will double.</p>"
+    )
+    rss = tmp_path / "hostile.xml"
+    rss.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>H</title>'
+        "<link>https://h.example/</link><item><title>BYD <script>x()</script>plant</title>"
+        "<link>https://h.example/a/1</link><pubDate>Thu, 19 Nov 2026 10:00:00 GMT</pubDate>"
+        f"<content:encoded><![CDATA[{hostile}]]></content:encoded></item></channel></rss>",
+        encoding="utf-8",
+    )
+    atom = tmp_path / "hostile-atom.xml"
+    atom.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>'
+        "<id>urn:a</id><updated>2026-11-19T10:00:00Z</updated><entry><title>Plant in Szeged</title>"
+        "<id>urn:a:1</id><link href=\"https://h.example/b/1\"/><updated>2026-11-19T10:00:00Z</updated>"
+        f'<content type="html">{escape(hostile)}</content></entry></feed>',
+        encoding="utf-8",
+    )
+    summary, articles = ingest([src("hostile", rss.as_uri()), src("hostile-atom", atom.as_uri())])
+    assert summary.errors == [] and len(articles) == 2
+    for a in articles:
+        assert a["text"] == "BYD opened a plant in Szeged.\nOutput will double.", a["text"]
+    assert {a["title"] for a in articles} == {"BYD plant", "Plant in Szeged"}
 
 
 def test_missing_file_source_is_a_recorded_failure(ingest, settings, tmp_path):
