@@ -145,7 +145,7 @@ def test_scripts_and_styles_in_feed_html_never_reach_the_text(ingest, tmp_path):
     hostile = (
         "<p>BYD opened a plant in Szeged.</p><script>steal('cookie')</script>"
         "<style>p { color: red }</style><noscript>Enable JavaScript</noscript>"
-        "<template><b>hidden</b></template><p onclick=\"evil()\">Output will double.</p>"
+        '<template><b>hidden</b></template><p onclick="evil()">Output will double.</p>'
     )
     rss = tmp_path / "hostile.xml"
     rss.write_text(
@@ -160,7 +160,7 @@ def test_scripts_and_styles_in_feed_html_never_reach_the_text(ingest, tmp_path):
     atom.write_text(
         '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>'
         "<id>urn:a</id><updated>2026-11-19T10:00:00Z</updated><entry><title>Plant in Szeged</title>"
-        "<id>urn:a:1</id><link href=\"https://h.example/b/1\"/><updated>2026-11-19T10:00:00Z</updated>"
+        '<id>urn:a:1</id><link href="https://h.example/b/1"/><updated>2026-11-19T10:00:00Z</updated>'
         f'<content type="html">{escape(hostile)}</content></entry></feed>',
         encoding="utf-8",
     )
