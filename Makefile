@@ -49,6 +49,8 @@ bench: setup
 	$(BIN)/python bench/kafka_bench.py
 	$(BIN)/python bench/store_bench.py --sqlite
 	$(BIN)/python bench/search_bench.py
+	$(BIN)/python bench/e2e_bench.py --articles 2000 10000 --kafka  # add 50000 for the memory figure (~15 min)
+	$(BIN)/python bench/alert_bench.py
 
 # retrain the sentiment model (never a CI step): installs the teacher's weights (the train extra,
 # ~400 MB), distils (~110 minutes on 2 CPU cores, the teacher's ~55 cached in .cache/teacher), then
