@@ -89,15 +89,15 @@ def main() -> None:
 
     full = Tagger(threads=args.threads, precision=args.precision)
     full.tag("warm-up: BYD is doing well.")
-    n = min(len(docs), 400)
+    n, per_call = min(len(docs), 512), load_settings().nlp.batch_articles
     t = time.perf_counter()
-    for i in range(0, n, 64):
-        full.tag_many([(ti, tx, None) for ti, tx in docs[i : i + 64]])
+    for i in range(0, n, per_call):
+        full.tag_many([(ti, tx, None) for ti, tx in docs[i : i + per_call]])
     dt = time.perf_counter() - t
     sents = sum(len(r.mentions) for r in found[:n])
     rows.append(
         (
-            f"tagging with the transformer ({full.model.precision}, {args.threads} threads, batches of 64 articles)",
+            f"tagging with the transformer ({full.model.precision}, {args.threads} threads, {per_call} articles a call)",
             f"{n / dt:,.1f} articles/s, {sents / dt:,.0f} mention sentences/s",
         )
     )
@@ -126,7 +126,9 @@ def main() -> None:
         )
         bus.publish("articles", a.id, a.to_json())
     bus.flush()
-    stage = enrich_stage(bus, settings, full)
+    fresh = Tagger(threads=args.threads, precision=args.precision)  # not `full`: it remembers these answers
+    fresh.tag("warm-up: BYD is doing well.")
+    stage = enrich_stage(bus, settings, fresh)
     t = time.perf_counter()
     stats = stage.run(until_idle=True, poll_timeout_s=0.05)
     dt = time.perf_counter() - t
