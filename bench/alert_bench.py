@@ -36,6 +36,7 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+from alerting import stop  # noqa: E402
 from planted import NEGATIVE, POSITIVE, _filler  # noqa: E402  (the test corpus's sentences)
 
 from sinks.alerts.webhook import SIGNATURE_HEADER, verify  # noqa: E402
@@ -217,11 +218,7 @@ def main() -> None:
                 latencies.append(got - fetched)
                 print(f"  burst {k} ({city:<9}) fetch -> signed webhook {got - fetched:6.1f} s")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         httpd.shutdown()
         log.close()
     if latencies:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sinoscope.core.bus import Bus
 from sinoscope.core.schemas import DeadLetter, jsonable
@@ -159,7 +160,7 @@ class IngestRunner:
         # syndicated story counts as the first) and a slow feed delays only the commits after it
         workers = max(1, self.settings.ingest.workers)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for fut, src, st in in_order(todo, lambda s, st: pool.submit(self.poll, s, st), 2 * workers):
+            for fut, src, st in in_order(todo, partial(pool.submit, self.poll), 2 * workers):
                 try:
                     result = fut.result()
                 except Exception as exc:  # a bug must not sink the other sources

@@ -4,6 +4,7 @@ embedded store, and a webhook receiver on a local HTTP server that records what 
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import datetime, timedelta
 
 from records import enriched  # re-exported: the alert tests import it from here
@@ -71,3 +72,13 @@ class Receiver:
     @property
     def accepted(self) -> list[dict]:
         return [json.loads(r["body"]) for r in self.requests if r["ok"]]
+
+
+def stop(proc: subprocess.Popen, grace_s: float = 60) -> None:
+    """Stop a `sinoscope serve` (or any child): SIGTERM, and a kill if it has not gone in ``grace_s``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

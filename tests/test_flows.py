@@ -444,7 +444,7 @@ def test_serve_delivers_a_planted_swing_within_two_minutes(tmp_path, httpserver,
     import time
     from datetime import UTC, datetime
 
-    from alerting import Receiver
+    from alerting import Receiver, stop
     from planted import write_corpus
 
     from sinks.alerts.webhook import SIGNATURE_HEADER
@@ -474,12 +474,7 @@ def test_serve_delivers_a_planted_swing_within_two_minutes(tmp_path, httpserver,
             time.sleep(1)
         elapsed = time.monotonic() - started
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
     assert rx.accepted, f"no webhook within {elapsed:.0f} s; serve said: {proc.stderr.read()[-2000:]}"
     alert = rx.accepted[0]
     assert alert["entity_id"] == "city:chengdu" and alert["kind"] == "sentiment_drop"

@@ -281,11 +281,12 @@ class TargetSentimentModel:
         (oneDNN), so batches of every size x every length made a worker's memory grow with what it
         had read (~9 MiB per 1,000 articles, measured); one size x lengths up to MAX_LENGTH is a
         bounded set, for ~1% more compute."""
+        if not inputs:
+            return []
         order = sorted(range(len(inputs)), key=lambda i: len(inputs[i][0]))
         out: list[Prediction | None] = [None] * len(inputs)
         first = len(order) % batch_size or batch_size
-        batches = [order[:first]] + [order[i : i + batch_size] for i in range(first, len(order), batch_size)]
-        for idx in batches if inputs else []:
+        for idx in [order[:first]] + [order[i : i + batch_size] for i in range(first, len(order), batch_size)]:
             rows = [inputs[j] for j in idx]
             enc = encode(self.tokenizer, rows + [rows[0]] * (batch_size - len(rows)))
             probs = sum(torch.softmax(m(**enc).float(), dim=-1) for m in self.members) / len(self.members)
