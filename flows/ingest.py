@@ -35,7 +35,6 @@ from .settings import settings_from
 
 log = logging.getLogger("sinoscope.flows")
 WORKERS = 8  # task threads (fetching is network-bound)
-AHEAD = 2 * WORKERS  # sources polled ahead of the commit: the threads stay busy while one source is committed
 
 
 class _ThreadTimeoutNotice(logging.Filter):
@@ -136,7 +135,7 @@ def ingest_flow(
             progress.emit("sources", total=len(todo), skipped=len(summary.skipped))
             ensure_host_limits([s.url for s, _ in todo], settings.ingest.per_host_concurrency)
             # catalogue order, as the plain runner does
-            for fut, src, st in in_order(todo, partial(poll.submit, runner), AHEAD):
+            for fut, src, st in in_order(todo, partial(poll.submit, runner), WORKERS):
                 try:
                     result = fut.result()
                 except TransientPollError as exc:

@@ -69,10 +69,12 @@ def crashed(src: Source, exc: BaseException) -> PollResult:
     return PollResult(source=src, outcome="failed", error=f"internal error: {exc!r}", error_kind="internal")
 
 
-def in_order(todo: list[tuple[Source, SourceState]], submit: Callable, ahead: int) -> Iterator[tuple]:
-    """(future, source, state) in catalogue order, with at most ``ahead`` polls submitted and not
-    yet taken: polled articles wait for their commit in memory, so a pass over many sources holds
-    a few sources' articles at a time, not all of them."""
+def in_order(todo: list[tuple[Source, SourceState]], submit: Callable, workers: int) -> Iterator[tuple]:
+    """(future, source, state) in catalogue order, with at most twice ``workers`` polls submitted
+    and not yet taken (the threads stay busy while one source is committed): polled articles wait
+    for their commit in memory, so a pass over many sources holds a few sources' articles at a
+    time, not all of them."""
+    ahead = 2 * workers
     queue, pending = deque(todo), deque()
     while queue or pending:
         while queue and len(pending) < ahead:
@@ -160,7 +162,7 @@ class IngestRunner:
         # syndicated story counts as the first) and a slow feed delays only the commits after it
         workers = max(1, self.settings.ingest.workers)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for fut, src, st in in_order(todo, partial(pool.submit, self.poll), 2 * workers):
+            for fut, src, st in in_order(todo, partial(pool.submit, self.poll), workers):
                 try:
                     result = fut.result()
                 except Exception as exc:  # a bug must not sink the other sources
