@@ -1,6 +1,6 @@
 """Syndicated near-duplicates: the same wire story on several outlets.
 
-MinHash over 5-token shingles estimates Jaccard similarity; datasketch's LSH index finds the
+MinHash over 5-token shingles estimates Jaccard similarity; LSH bands (kept in SQLite) find the
 candidates in sub-linear time. Tokens are words for spaced scripts and single characters for
 Chinese/Japanese, so one rule serves every language. A near-duplicate is *linked* to the first
 copy (``duplicate_of``), never dropped: volume counts choose whether to include it.
@@ -9,11 +9,12 @@ copy (``duplicate_of``), never dropped: volume counts choose whether to include 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
+from hashlib import blake2b
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import MinHash, MinHashLSH
 
 NUM_PERM = 128
 SCHEME = "affine32"  # datasketch >= 2: uint32 values, unbiased; stored signatures use it
@@ -47,37 +48,48 @@ def to_bytes(mh: MinHash) -> bytes:
     return mh.hashvalues.astype(np.uint32).tobytes()
 
 
-def from_bytes(raw: bytes) -> LeanMinHash:
-    """A stored signature, lean: no permutation tables (a MinHash carries 1 KiB of them, per object)."""
-    return LeanMinHash(seed=1, scheme=SCHEME, hashvalues=np.frombuffer(raw, dtype=np.uint32))
+def band_keys(hashvalues: np.ndarray, bands: int, rows: int) -> list[int]:
+    """One 64-bit key per LSH band: the band's index and its ``rows`` hash values, hashed."""
+    hv = hashvalues.astype(np.uint32)
+    return [
+        int.from_bytes(
+            blake2b(bytes([i]) + hv[i * rows : (i + 1) * rows].tobytes(), digest_size=8).digest(), "little", signed=True
+        )
+        for i in range(bands)
+    ]
 
 
 class NearDuplicateIndex:
-    def __init__(self, threshold: float) -> None:
+    """Banded LSH whose bands live in ingest's SQLite file beside the signatures (``IngestState``):
+    memory stays flat however many articles the window holds (datasketch's in-memory index held
+    ~4.3 KiB per article of the window, the largest thing a long-running ingest grew by). The
+    band count and width are datasketch's optimum for the threshold. Copies are looked for among
+    articles published within ``window`` of the article, so a backfill of old news links copies
+    of each other as a live pass does."""
+
+    def __init__(self, threshold: float, state, window: timedelta) -> None:
         self.threshold = threshold
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-        self._sigs: dict[str, LeanMinHash] = {}
-        self._published: dict[str, datetime] = {}
+        params = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        self.bands, self.rows = params.b, params.r
+        self.state = state
+        self.window = window
+        state.add_missing_bands(lambda raw: self.keys(np.frombuffer(raw, dtype=np.uint32)))
 
-    def __len__(self) -> int:
-        return len(self._sigs)
+    def keys(self, hashvalues: np.ndarray) -> list[int]:
+        return band_keys(hashvalues, self.bands, self.rows)
 
-    def add(self, article_id: str, mh: MinHash, published: datetime) -> None:
-        if article_id in self._sigs:
-            return
-        lean = mh if isinstance(mh, LeanMinHash) else LeanMinHash(mh)  # the index holds the window: keep it small
-        self.lsh.insert(article_id, lean)
-        self._sigs[article_id] = lean
-        self._published[article_id] = published
+    def stored(self, mh: MinHash | None) -> tuple[bytes | None, list[int]]:
+        """What ``IngestState.mark_seen`` keeps of a signature: its bytes and its band keys."""
+        return (None, []) if mh is None else (to_bytes(mh), self.keys(mh.hashvalues))
 
-    def find(self, mh: MinHash) -> tuple[str, float] | None:
-        """The earliest indexed copy whose estimated similarity passes the threshold."""
+    def find(self, mh: MinHash, published: datetime) -> tuple[str, float] | None:
+        """The earliest stored copy whose estimated similarity passes the threshold."""
+        hv = mh.hashvalues.astype(np.uint32)
         best: tuple[datetime, str, float] | None = None
-        for cand in self.lsh.query(mh):
-            sim = mh.jaccard(self._sigs[cand])
-            if sim < self.threshold:
-                continue
-            key = (self._published[cand], cand, sim)
-            if best is None or key[:2] < best[:2]:
-                best = key
+        for cand, when, raw in self.state.band_candidates(
+            self.keys(hv), published - self.window, published + self.window
+        ):
+            sim = float(np.count_nonzero(np.frombuffer(raw, dtype=np.uint32) == hv)) / NUM_PERM
+            if sim >= self.threshold and (best is None or (when, cand) < best[:2]):
+                best = (when, cand, sim)
         return (best[1], best[2]) if best else None

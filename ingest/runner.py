@@ -99,10 +99,9 @@ class IngestRunner:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.topic = settings.bus.topics.articles
         self.dlq = settings.bus.topics.dead_letter
-        self.index = dedup.NearDuplicateIndex(settings.ingest.near_dup_threshold)
-        since = self.clock() - timedelta(days=settings.ingest.near_dup_window_days)
-        for article_id, published, sig in self.state.signatures_since(since):
-            self.index.add(article_id, dedup.from_bytes(sig), published)
+        self.index = dedup.NearDuplicateIndex(
+            settings.ingest.near_dup_threshold, self.state, timedelta(days=settings.ingest.near_dup_window_days)
+        )
 
     def close(self) -> None:
         self.fetcher.close()
@@ -194,7 +193,7 @@ class IngestRunner:
             batch_urls.add(article.url)
             sig = dedup.signature(f"{article.title}\n{article.text}")
             if sig is not None:
-                hit = self.index.find(sig)
+                hit = self.index.find(sig, article.published)
                 if hit:
                     article.duplicate_of, article.duplicate_similarity = hit[0], round(hit[1], 3)
                     summary.near_duplicates += 1
@@ -208,13 +207,7 @@ class IngestRunner:
         self.bus.flush()
 
         # 2. only now: remember what was published
-        self.state.mark_seen(
-            (a.url, a.id, src.name, a.published, dedup.to_bytes(sig) if sig is not None else None, now)
-            for a, sig in to_mark
-        )
-        for a, sig in to_mark:
-            if sig is not None:
-                self.index.add(a.id, sig, a.published)
+        self.state.mark_seen((a.url, a.id, src.name, a.published, *self.index.stored(sig), now) for a, sig in to_mark)
         summary.new_articles += len(to_mark)
         return len(to_mark)
 

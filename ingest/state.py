@@ -1,5 +1,6 @@
 """Ingest's own durable memory: per-source health and HTTP validators, the canonical URLs
-already published, and MinHash signatures of recent articles for near-duplicate search.
+already published, and MinHash signatures of articles with their LSH band keys (near-duplicate
+search without holding the window in memory).
 
 One SQLite file in the data directory; every write is its own durable transaction. Seen URLs
 are recorded only after the bus acknowledged the article, so a crash can only cause a repeat
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,9 @@ CREATE TABLE IF NOT EXISTS minhash (
     article_id TEXT PRIMARY KEY, published TEXT NOT NULL, signature BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS minhash_published ON minhash (published);
+CREATE TABLE IF NOT EXISTS minhash_bands (
+    band INTEGER NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY (band, article_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     at TEXT NOT NULL, source TEXT, level TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL
 );
@@ -131,15 +135,15 @@ class IngestState:
             row = self._conn.execute("SELECT article_id FROM seen WHERE url=?", (url,)).fetchone()
         return row[0] if row else None
 
-    def mark_seen(self, items: Iterable[tuple[str, str, str, datetime, bytes | None, datetime]]) -> None:
-        """Record (url, article_id, source, published, signature, now) in one transaction."""
+    def mark_seen(self, items: Iterable[tuple[str, str, str, datetime, bytes | None, list[int], datetime]]) -> None:
+        """Record (url, article_id, source, published, signature, its LSH band keys, now) in one transaction."""
         items = list(items)
         if not items:
             return
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                for url, article_id, source, published, signature, now in items:
+                for url, article_id, source, published, signature, bands, now in items:
                     self._conn.execute(
                         "INSERT OR IGNORE INTO seen VALUES (?,?,?,?)", (url, article_id, source, _iso(now))
                     )
@@ -147,19 +151,45 @@ class IngestState:
                         self._conn.execute(
                             "INSERT OR IGNORE INTO minhash VALUES (?,?,?)", (article_id, _iso(published), signature)
                         )
+                        self._conn.executemany(
+                            "INSERT OR IGNORE INTO minhash_bands VALUES (?,?)", [(b, article_id) for b in bands]
+                        )
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
 
-    def signatures_since(self, since: datetime) -> Iterator[tuple[str, datetime, bytes]]:
+    def band_candidates(self, bands: list[int], since: datetime, until: datetime) -> list[tuple[str, datetime, bytes]]:
+        """(article_id, published, signature) of the articles sharing a band key, published in [since, until]."""
+        marks = ",".join("?" * len(bands))
         with self._lock:
             rows = self._conn.execute(
-                "SELECT article_id, published, signature FROM minhash WHERE published >= ? ORDER BY published",
-                (_iso(since),),
+                "SELECT m.article_id, m.published, m.signature FROM minhash m WHERE m.article_id IN "
+                f"(SELECT article_id FROM minhash_bands WHERE band IN ({marks})) AND m.published BETWEEN ? AND ?",
+                [*bands, _iso(since), _iso(until)],
             ).fetchall()
-        for article_id, published, sig in rows:
-            yield article_id, _dt(published), sig
+        return [(a, _dt(p), sig) for a, p, sig in rows]  # type: ignore[misc]
+
+    def add_missing_bands(self, bands_of: Callable[[bytes], list[int]]) -> int:
+        """Band keys for signatures stored without them (data directories from before the band
+        table): once, at start-up; the number of signatures indexed."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT article_id, signature FROM minhash WHERE article_id NOT IN "
+                "(SELECT DISTINCT article_id FROM minhash_bands)"
+            ).fetchall()
+            if rows:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.executemany(
+                        "INSERT OR IGNORE INTO minhash_bands VALUES (?,?)",
+                        [(b, a) for a, sig in rows for b in bands_of(sig)],
+                    )
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+        return len(rows)
 
     def seen_count(self) -> int:
         with self._lock:

@@ -60,7 +60,9 @@ class IngestSettings(BaseModel):
     fetch_full_text: bool = True
     min_fulltext_chars: int = Field(80, description="Feed content shorter than this is a teaser: fetch the page.")
     near_dup_threshold: float = Field(0.7, description="Estimated Jaccard for syndicated copies.")
-    near_dup_window_days: int = 30
+    near_dup_window_days: int = Field(
+        30, description="Copies are looked for among articles published within this many days."
+    )
     max_future_skew_h: float = Field(2.0, description="Later published dates are not believed.")
     oldest_plausible_year: int = 1995
     per_host_concurrency: int = Field(
