@@ -33,7 +33,7 @@ from .entities.matcher import Mention, MentionFinder
 from .language import detect_many
 from .sentiment.domain import entity_input
 from .sentiment.lexicon import LEXICONS, lexicon_sentiment
-from .sentiment.model import Prediction, marked
+from .sentiment.model import Prediction
 
 NEUTRAL_BAND = 0.15
 MAX_CONTEXT = 400
@@ -146,7 +146,7 @@ class Tagger:
         (the model is deterministic for an input: bf16 scores do not depend on the batch)."""
         out = {x: self._seen[x] for x in unique if x in self._seen}
         todo = [x for x in unique if x not in out]
-        for x, p in zip(todo, self.model.predict_marked(todo) if todo else []):
+        for x, p in zip(todo, self.model.predict_inputs(todo) if todo else []):
             out[x] = p
         for x in unique:
             self._seen[x] = out[x]
@@ -229,18 +229,18 @@ class Tagger:
                 for m in r.mentions:
                     groups.setdefault(m.entity_id, []).append(m)
                 for entity_id, ms in groups.items():
-                    text, spans = entity_input(ms)
+                    text, spans = entity_input(ms, marks=self.model.markers)
                     whole.append((d, entity_id))
                     inputs.append((text, tuple(spans)))
-        marked_inputs = [x if isinstance(x[1], tuple) else marked(*x) for x in inputs]
-        if marked_inputs:
-            preds = self._predict(list(dict.fromkeys(marked_inputs)))
-            for (d, k), item in zip(queue, marked_inputs):
+        model_inputs = [x if isinstance(x[1], tuple) else self.model.input_for(*x) for x in inputs]
+        if model_inputs:
+            preds = self._predict(list(dict.fromkeys(model_inputs)))
+            for (d, k), item in zip(queue, model_inputs):
                 if k >= 0:
                     results[d].mention_sentiment[k] = preds[item]
                 else:
                     results[d].sentiment = preds[item]
-            for (d, entity_id), item in zip(whole, marked_inputs[len(queue) :]):
+            for (d, entity_id), item in zip(whole, model_inputs[len(queue) :]):
                 results[d].entity_sentiment[entity_id] = preds[item]
         for r in results:
             scored = [p for p in r.mention_sentiment if p is not None]

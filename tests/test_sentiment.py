@@ -195,19 +195,55 @@ def test_a_sentence_seen_recently_is_not_scored_again(model):
     tagger = Tagger()
     tagger._model = model
     calls: list[int] = []
-    real = model.predict_marked
+    real = model.predict_inputs
 
     def counting(inputs, *a, **kw):
         calls.append(len(inputs))
         return real(inputs, *a, **kw)
 
-    model.predict_marked = counting
+    model.predict_inputs = counting
     try:
         doc = [("BYD opens its Szeged plant", "BYD opened a plant in Szeged. Floods hit Chengdu again.", "en")]
         first = tagger.tag_many(doc)[0].as_dict()
         again = tagger.tag_many(doc)[0].as_dict()
         copy = tagger.tag_many([("", "Floods hit Chengdu again.", "en")])[0]
     finally:
-        model.predict_marked = real
+        model.predict_inputs = real
     assert calls == [3]  # title BYD, text BYD, Chengdu: scored once; the repeat and the copy reuse them
     assert again == first and copy.mention_sentiment[0].as_dict() == first["mentions"][-1]["sentiment"]
+
+
+def _reading(tmp_path, markers: bool) -> Path:
+    """The committed artefact, told to read its targets marked or by span alone."""
+    import shutil
+
+    shutil.copytree(ARTEFACT_DIR, tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "meta.json").read_text())
+    (tmp_path / "m" / "meta.json").write_text(json.dumps({**meta, "markers": markers}))
+    return tmp_path / "m"
+
+
+def test_one_encoder_pass_serves_every_target_in_a_text(tmp_path):
+    """A model that reads its target by span encodes a sentence once for all the targets in it,
+    and each target's answer is the one it gets scored alone; a marked model reads one marked
+    copy of the sentence per target."""
+    s = "BYD opened a plant in Szeged while floods hit Chengdu and Xiaomi shares fell."
+    targets = [(s, s.index(t), s.index(t) + len(t)) for t in ("BYD", "Szeged", "Chengdu", "Xiaomi")]
+    for markers, texts in ((False, 1), (True, 4)):
+        m = TargetSentimentModel(_reading(tmp_path / str(markers), markers), precision="fp32")
+        seen: list[tuple[int, ...]] = []
+
+        def record(mod, args, kw, out, seen=seen):
+            seen.append(tuple(kw["input_ids"].shape))
+
+        hook = m.members[0].bert.register_forward_hook(record, with_kwargs=True)
+        try:
+            together = m.predict(targets + [("Shares of Geely rose.", 10, 15)])
+        finally:
+            hook.remove()
+        assert len(seen) == 1 and seen[0][0] == 64  # one pass, one batch size
+        inputs = [m.input_for(*t) for t in targets]
+        assert len({x[0] for x in inputs}) == texts
+        for got, t in zip(together, targets):
+            alone = m.predict([t])[0]
+            assert got.label == alone.label and abs(got.score - alone.score) < 1e-4

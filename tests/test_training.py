@@ -248,3 +248,46 @@ def test_a_model_trained_on_entity_inputs_scores_each_entity_once_more(tmp_path)
     default = Tagger()
     default._model = tagger._model
     assert default.tag("BYD sold more cars. Chengdu welcomed BYD.", language="en").entity_sentiment == {}
+
+
+def test_entity_input_without_marks_points_at_the_names():
+    from nlp.entities.catalogue import load_catalogue
+    from nlp.entities.matcher import MentionFinder
+    from nlp.sentiment.domain import entity_input
+
+    text = "BYD sold 10,000 cars in Hungary. Chengdu grew fast. Later BYD said BYD shares rose on the news."
+    byd = [m for m in MentionFinder(load_catalogue()).find(text) if m.entity_id == "brand:byd"]
+    plain, spans = entity_input(byd, marks=False)
+    assert plain == "BYD sold 10,000 cars in Hungary. Later BYD said BYD shares rose on the news."
+    assert [plain[a:b] for a, b in spans] == ["BYD", "BYD", "BYD"] and spans[1][0] == plain.index("Later BYD") + 6
+
+
+def test_one_pass_student_tells_apart_targets_it_reads_in_one_pass():
+    """A short real run of the one-pass stage's training: in each sentence one target is to be
+    read positive and the other negative, by span alone, the two scored from one encoder pass."""
+    from nlp.sentiment.model import load_backbone
+    from nlp.sentiment.one_pass import fit, grouped_probs
+
+    pairs = [("Chengdu", "Wuhan"), ("BYD", "Geely"), ("Xiaomi", "Huawei"), ("Shenzhen", "Tianjin")]
+    inputs, soft = [], []
+    for good, bad in pairs + [(b, a) for a, b in pairs]:
+        s = f"{good} thrived this year, while {bad} struggled badly."
+        inputs += [(s, 0, len(good)), (s, s.index(bad), s.index(bad) + len(bad))]
+        soft += [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    tokenizer, model = load_backbone()
+    state, best, history, texts = fit(
+        model,
+        tokenizer,
+        inputs,
+        soft,
+        list(zip(inputs, [2, 0] * 8)),
+        epochs=4,
+        lr=3e-4,
+        batch_size=4,
+        seed=1,
+        log=lambda m: None,
+    )
+    assert texts == 8 and len(history) == 4
+    model.load_state_dict(state)
+    probs = grouped_probs(model, tokenizer, inputs)
+    assert all(p[2] > p[0] for p in probs[0::2]) and all(p[0] > p[2] for p in probs[1::2]), probs

@@ -19,9 +19,11 @@ TOTAL = 600  # characters of context in all (~128 tokens, the model's input leng
 LABEL_INDEX = {"negative": 0, "neutral": 1, "positive": 2}
 
 
-def entity_input(mentions: Sequence) -> tuple[str, list[tuple[int, int]]]:
-    """(marked text, target spans) for one entity's mentions (objects with ``sentence``,
-    ``sentence_start``, ``start``, ``end``), sentences in text order, the first ones kept."""
+def entity_input(mentions: Sequence, marks: bool = True) -> tuple[str, list[tuple[int, int]]]:
+    """(text, target spans) for one entity's mentions (objects with ``sentence``,
+    ``sentence_start``, ``start``, ``end``), sentences in text order, the first ones kept; each
+    mention marked unless ``marks`` is off (a model that finds its target by span alone)."""
+    left, right = (f"{MARK} ", f" {MARK}") if marks else ("", "")
     by_sentence: dict[tuple[int, str], list[tuple[int, int]]] = {}
     for m in mentions:
         by_sentence.setdefault((m.sentence_start, m.sentence), []).append(
@@ -36,9 +38,9 @@ def entity_input(mentions: Sequence) -> tuple[str, list[tuple[int, int]]]:
         for a, b in sorted(found):
             if a < pos or b > hi:
                 continue
-            piece += sentence[pos:a] + f"{MARK} "
+            piece += sentence[pos:a] + left
             piece_spans.append((len(piece), len(piece) + b - a))
-            piece += sentence[a:b] + f" {MARK}"
+            piece += sentence[a:b] + right
             pos = b
         piece += sentence[pos:hi]
         if text and len(text) + len(piece) > TOTAL:
@@ -49,7 +51,9 @@ def entity_input(mentions: Sequence) -> tuple[str, list[tuple[int, int]]]:
     return text, spans
 
 
-def citybrand_items(rows: list[dict], finder, languages: set[str] | None = None) -> list[tuple[tuple, int]]:
+def citybrand_items(
+    rows: list[dict], finder, languages: set[str] | None = None, marks: bool = True
+) -> list[tuple[tuple, int]]:
     """(entity input, label index) for every annotated entity the finder finds in its passage
     (gold 'mixed' left out), from city/brand rows; ``languages`` keeps only those."""
     from nlp.citybrand import norm, same
@@ -72,5 +76,5 @@ def citybrand_items(rows: list[dict], finder, languages: set[str] | None = None)
                 for m in ms
             ]
             if hits:
-                items.append((entity_input(sorted(hits, key=lambda m: m.start)), LABEL_INDEX[g["sentiment"]]))
+                items.append((entity_input(sorted(hits, key=lambda m: m.start), marks), LABEL_INDEX[g["sentiment"]]))
     return items

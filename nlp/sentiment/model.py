@@ -74,8 +74,14 @@ class TargetClassifier(torch.nn.Module):
         self.dropout = torch.nn.Dropout(dropout)
         self.classifier = torch.nn.Linear(2 * hidden, num_labels)
 
-    def forward(self, input_ids, attention_mask, target_mask, token_type_ids=None):
+    def forward(self, input_ids, attention_mask, target_mask, rows=None, token_type_ids=None):
+        """One row of logits per target: ``target_mask`` [targets, tokens] flags each target's tokens
+        in text ``rows[k]`` (default: target k is in text k), so one encoder pass over a text serves
+        every target in it. Pooling and the head run in float32 (only the encoder in bf16)."""
         h = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if rows is not None:
+            h = h[rows]
+        h = h.float()
         m = target_mask.unsqueeze(-1).to(h.dtype)
         target = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
         return self.classifier(self.dropout(torch.cat([h[:, 0], target], dim=-1)))
@@ -101,10 +107,18 @@ def spans_of(item: tuple) -> tuple[str, list[tuple[int, int]]]:
 
 
 def encode(tokenizer, items: Sequence[tuple], device: str = "cpu") -> dict:
-    """Tokenise marked inputs; ``target_mask`` flags the tokens of the target (between the markers).
-    items: (marked text, target start, target end), or (marked text, [(start, end), ...]) for a
-    target named several times (an entity's mentions in one article), as character offsets."""
+    """Tokenise inputs, one text per item; ``target_mask`` flags the tokens of the target.
+    items: (text, target start, target end), or (text, [(start, end), ...]) for a target named
+    several times (an entity's mentions in one article), as character offsets."""
     texts, spans = zip(*(spans_of(x) for x in items)) if items else ((), ())
+    return encode_targets(tokenizer, list(texts), list(enumerate(spans)), device)
+
+
+def encode_targets(
+    tokenizer, texts: Sequence[str], targets: Sequence[tuple[int, Sequence[tuple[int, int]]]], device: str = "cpu"
+) -> dict:
+    """Tokenise ``texts`` once; each target (index into texts, its spans) gets a row of
+    ``target_mask`` over its text's tokens and ``rows`` names that text, for ``forward``."""
     enc = tokenizer(
         list(texts),
         padding=True,
@@ -114,14 +128,33 @@ def encode(tokenizer, items: Sequence[tuple], device: str = "cpu") -> dict:
         return_tensors="pt",
     )
     offsets = enc.pop("offset_mapping")
-    starts, ends = offsets[..., 0], offsets[..., 1]
-    width = max(len(s) for s in spans) if spans else 1
+    rows = torch.tensor([t for t, _ in targets], dtype=torch.long)
+    starts, ends = offsets[rows, :, 0], offsets[rows, :, 1]
+    spans = [list(s) for _, s in targets]
+    width = max((len(s) for s in spans), default=1)
     a = torch.tensor([[s[k][0] if k < len(s) else -1 for k in range(width)] for s in spans]).unsqueeze(1)
     b = torch.tensor([[s[k][1] if k < len(s) else -1 for k in range(width)] for s in spans]).unsqueeze(1)
     mask = (starts.unsqueeze(-1) < b) & (ends.unsqueeze(-1) > a) & (ends > starts).unsqueeze(-1)
     enc["target_mask"] = mask.any(-1)
+    enc["rows"] = rows
     enc.pop("token_type_ids", None)
     return {k: v.to(device) for k, v in enc.items()}
+
+
+def text_batches(inputs: Sequence[tuple], batch_size: int, pad: bool = True):
+    """Batches of ``batch_size`` distinct texts, shortest first, each text with all its targets:
+    yields (input indices, texts, targets as (row, spans)) in the same target order. The first
+    batch takes the remainder; with ``pad`` it is filled to ``batch_size`` with copies of its first
+    text (no targets), so that the encoder only ever sees one batch size."""
+    by_text: dict[str, list[int]] = {}
+    for i, x in enumerate(inputs):
+        by_text.setdefault(x[0], []).append(i)
+    texts = sorted(by_text, key=len)
+    first = len(texts) % batch_size or batch_size
+    for chunk in [texts[:first]] + [texts[i : i + batch_size] for i in range(first, len(texts), batch_size)]:
+        idx = [j for t in chunk for j in by_text[t]]
+        targets = [(r, spans_of(inputs[j])[1]) for r, t in enumerate(chunk) for j in by_text[t]]
+        yield idx, chunk + [chunk[0]] * ((batch_size - len(chunk)) if pad else 0), targets
 
 
 def marked(sentence: str, start: int, end: int) -> tuple[str, int, int]:
@@ -231,8 +264,10 @@ def for_inference(model: torch.nn.Module, precision: str) -> torch.nn.Module:
     tensor, which the outliers of the GELU outputs stretch, so ~5% of labels differ from float32
     (per-tensor weights were worse still: 3 points of rw-dev), and as the scale is taken per batch a
     score depends on the other sentences in its batch. bf16 keeps float's range and differs on ~0.3%."""
-    if precision == "bf16":
-        return model.to(torch.bfloat16)
+    if precision == "bf16":  # the head stays float32: its input rows vary in number (see forward)
+        model = model.to(torch.bfloat16)
+        model.classifier.float()
+        return model
     if precision == "int8":
         return torch.ao.quantization.quantize_dynamic(
             model, {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8
@@ -268,27 +303,35 @@ class TargetSentimentModel:
         """Whether this model was trained to read an entity's mentions together (``entity_input``)."""
         return bool(self.meta.get("entity_context"))
 
+    @property
+    def markers(self) -> bool:
+        """Whether the model reads its target marked in the text (``@ target @``: one encoder pass
+        per target) or finds it by its span alone (one pass per text for all its targets)."""
+        return bool(self.meta.get("markers", True))
+
+    def input_for(self, sentence: str, start: int, end: int) -> tuple[str, int, int]:
+        """The model's input for one target: marked where the model reads markers."""
+        return marked(sentence, start, end) if self.markers else (sentence, start, end)
+
     def predict(self, items: Iterable[tuple[str, int, int]], batch_size: int = 64) -> list[Prediction]:
         """items: (sentence, target start, target end); batched by length (less padding, ~2x faster)."""
-        return self.predict_marked([marked(s, a, b) for s, a, b in items], batch_size)
+        return self.predict_inputs([self.input_for(s, a, b) for s, a, b in items], batch_size)
 
     @torch.inference_mode()
-    def predict_marked(self, inputs: list[tuple], batch_size: int = 64) -> list[Prediction]:
-        """Inputs already marked: (text, start, end) or (text, [(start, end), ...]).
+    def predict_inputs(self, inputs: list[tuple], batch_size: int = 64) -> list[Prediction]:
+        """Inputs as the model reads them (``input_for``): (text, start, end) or (text, [(start, end),
+        ...]). Each distinct text is encoded once for all the targets in it.
 
-        Every batch has ``batch_size`` rows: the partial one holds the shortest inputs and is filled
-        with copies of its first. bf16 matmuls keep kernels and scratch memory per input shape
-        (oneDNN), so batches of every size x every length made a worker's memory grow with what it
-        had read (~9 MiB per 1,000 articles, measured); one size x lengths up to MAX_LENGTH is a
-        bounded set, for ~1% more compute."""
+        Every batch has ``batch_size`` texts: the partial one holds the shortest and is filled with
+        copies of its first. bf16 matmuls keep kernels and scratch memory per input shape (oneDNN),
+        so batches of every size x every length made a worker's memory grow with what it had read
+        (~9 MiB per 1,000 articles, measured); one size x lengths up to MAX_LENGTH is a bounded set,
+        for ~1% more compute. The head, whose row count varies, runs in float32."""
         if not inputs:
             return []
-        order = sorted(range(len(inputs)), key=lambda i: len(inputs[i][0]))
         out: list[Prediction | None] = [None] * len(inputs)
-        first = len(order) % batch_size or batch_size
-        for idx in [order[:first]] + [order[i : i + batch_size] for i in range(first, len(order), batch_size)]:
-            rows = [inputs[j] for j in idx]
-            enc = encode(self.tokenizer, rows + [rows[0]] * (batch_size - len(rows)))
+        for idx, texts, targets in text_batches(inputs, batch_size):
+            enc = encode_targets(self.tokenizer, texts, targets)
             probs = sum(torch.softmax(m(**enc).float(), dim=-1) for m in self.members) / len(self.members)
             for j, p in zip(idx, probs.tolist()):
                 k = max(range(len(LABELS)), key=p.__getitem__)
