@@ -132,9 +132,18 @@ class BusSettings(BaseModel):
     bootstrap: str = Field("localhost:9092", description="Kafka bootstrap servers (kind: kafka).")
     partitions: int = Field(4, description="Partitions of a topic created by Sinoscope.")
     max_poll_interval_ms: int = 300_000
-    session_timeout_ms: int = 10_000
+    session_timeout_ms: int = Field(
+        6_000,
+        description="A worker silent this long leaves its group (Kafka's floor, group.min.session.timeout.ms). "
+        "A group's first join waits on the broker (Kafka: group.initial.rebalance.delay.ms; tansu: half of this).",
+    )
     heartbeat_interval_ms: int = 1_000
     request_timeout_ms: int = 30_000
+    batch_bytes: int = Field(
+        262_144,
+        description="Producer batch size per partition: articles are ~10 KB, and at Kafka's 16 KB default each "
+        "produce request carried one article per partition (2,000 articles: 3.7-4.4 s against 2.4-2.8 s).",
+    )
     topics: TopicSettings = TopicSettings()
 
 

@@ -22,6 +22,7 @@ def open_bus(settings: Settings) -> Bus:
             session_timeout_ms=b.session_timeout_ms,
             heartbeat_interval_ms=b.heartbeat_interval_ms,
             request_timeout_ms=b.request_timeout_ms,
+            batch_bytes=b.batch_bytes,
         )
     raise ValueError(f"unknown bus.kind {settings.bus.kind!r}: use 'embedded' or 'kafka'")
 

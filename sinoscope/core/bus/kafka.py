@@ -32,9 +32,10 @@ class KafkaBus(Bus):
         partitions: int = 4,
         *,
         max_poll_interval_ms: int = 300_000,
-        session_timeout_ms: int = 10_000,
+        session_timeout_ms: int = 6_000,
         heartbeat_interval_ms: int = 1_000,
         request_timeout_ms: int = 30_000,
+        batch_bytes: int = 262_144,
         flush_timeout_s: float = 120.0,
         client_id: str = "sinoscope",
     ) -> None:
@@ -49,6 +50,7 @@ class KafkaBus(Bus):
             request_timeout_ms=request_timeout_ms,
         )
         self.request_timeout_ms = request_timeout_ms
+        self.batch_bytes = batch_bytes
         self._producer: KafkaProducer | None = None
         self._admin: KafkaAdminClient | None = None
         self._known: set[str] = set()
@@ -79,6 +81,7 @@ class KafkaBus(Bus):
                     retries=2_147_483_647,
                     max_in_flight_requests_per_connection=1,
                     linger_ms=5,
+                    batch_size=self.batch_bytes,  # one request carries many articles per partition
                     request_timeout_ms=self.request_timeout_ms,
                     delivery_timeout_ms=int(self.flush_timeout_s * 1000),
                     retry_backoff_ms=200,
