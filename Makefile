@@ -54,7 +54,7 @@ bench: setup
 
 # retrain the sentiment model (never a CI step): installs the teacher's weights (the train extra,
 # ~400 MB), distils (~110 minutes on 2 CPU cores, the teacher's ~55 cached in .cache/teacher), then
-# the domain stage on the city/brand set (~25 minutes), then the one-pass stage (~15 minutes)
+# the domain stage on the city/brand set (~25 minutes), then the one-pass stage (~17 minutes)
 train: setup
 	$(BIN)/pip install -q -e '.[train]'
 	$(BIN)/sinoscope nlp train

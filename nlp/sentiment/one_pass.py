@@ -39,7 +39,7 @@ from .model import (
     spans_of,
     text_batches,
 )
-from .train import predict_probs, soft_target
+from .train import optimizer, predict_probs, soft_target
 from .transfer import name_targets
 
 MAX_SENTENCE = 400  # characters: longer city/brand sentences are left out of the extra targets
@@ -106,18 +106,11 @@ def fit(
     rng = random.Random(seed)
     for name, p in model.named_parameters():
         p.requires_grad = not name.startswith(FROZEN_PREFIX)
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=lr)
     by_text: dict[str, list[int]] = {}
     for i, x in enumerate(inputs):
         by_text.setdefault(x[0], []).append(i)
     texts = list(by_text)
-    steps = epochs * math.ceil(len(texts) / batch_size)
-    warmup = int(0.1 * steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup))
-    )
+    opt, sched = optimizer(model, lr, epochs * math.ceil(len(texts) / batch_size))
     best: dict = {"macro_f1": -1.0}
     best_state: dict = {}
     history: list = []
@@ -160,7 +153,7 @@ def train_one_pass(
     *,
     base_dir: Path = ARTEFACT_DIR,
     citybrand_dir: Path | None = None,
-    epochs: int = 2,
+    epochs: int = 3,
     lr: float = 3e-5,
     batch_size: int = 16,
     seed: int = 14,

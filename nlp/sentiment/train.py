@@ -75,6 +75,21 @@ def evaluate(model, tokenizer, items: list, device: str = "cpu") -> dict:
     }
 
 
+def optimizer(model, lr: float, steps: int):
+    """AdamW over the trainable parameters, no weight decay on biases, norms and embeddings (rows
+    of tokens never seen stay exactly as shipped); the rate warms up linearly over the first 10%
+    of ``steps``, then decays linearly to 0. Returns (optimizer, scheduler)."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in named if p.ndim > 1 and not n.startswith(FROZEN_PREFIX)]
+    no_decay = [p for n, p in named if p.ndim <= 1 or n.startswith(FROZEN_PREFIX)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+    warmup = int(0.1 * steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup))
+    )
+    return opt, sched
+
+
 def train_member(
     train_items,
     dev_items,
@@ -101,19 +116,7 @@ def train_member(
     for name, p in model.named_parameters():
         p.requires_grad = not (frozen(name) if frozen else freeze_embeddings and name.startswith(FROZEN_PREFIX))
     params = [p for p in model.parameters() if p.requires_grad]
-    # no weight decay on embeddings: rows of tokens never seen stay exactly as shipped
-    decay = [
-        p for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1 and not n.startswith(FROZEN_PREFIX)
-    ]
-    no_decay = [
-        p for n, p in model.named_parameters() if p.requires_grad and (p.ndim <= 1 or n.startswith(FROZEN_PREFIX))
-    ]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=lr)
-    steps = epochs * math.ceil(len(train_items) / batch_size)
-    warmup = int(0.1 * steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup))
-    )
+    opt, sched = optimizer(model, lr, epochs * math.ceil(len(train_items) / batch_size))
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.05 if soft_targets is None else 0.0)
     best: dict = {"macro_f1": -1.0}
     best_state, history = None, []

@@ -140,7 +140,7 @@ def nlp_targets(
 @nlp_app.command("train")
 def nlp_train(
     data: Optional[Path] = typer.Option(None, "--data", help="NewsMTSC directory (default ../shared/data/newsmtsc)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Default: 3; the one-pass stage 2."),
+    epochs: int = typer.Option(3, "--epochs"),
     lr: float = typer.Option(8e-5, "--lr"),
     seeds: list[int] = typer.Option([14], "--seed", help="One ensemble member per seed (repeat the option)."),
     train_embeddings: bool = typer.Option(
@@ -197,7 +197,7 @@ def nlp_train(
         False,
         "--one-pass",
         help="Only the one-pass stage: distil the marked model into one that reads plain text, one "
-        "encoder pass per sentence for all its targets (~15 minutes on 2 cores).",
+        "encoder pass per sentence for all its targets (~17 minutes on 2 cores).",
     ),
     base: Optional[Path] = typer.Option(
         None, "--base", help="The model the domain or one-pass stage starts from (default: the committed artefact)."
@@ -219,7 +219,7 @@ def nlp_train(
                 data or state.settings.nlp.newsmtsc_dir,
                 out or ARTEFACT_DIR,
                 base_dir=base or ARTEFACT_DIR,
-                epochs=epochs or 2,
+                epochs=epochs,
                 threads=state.settings.nlp.threads,
                 log=lambda m: err.print(m),
             )
@@ -249,7 +249,7 @@ def nlp_train(
     meta = train(
         data or state.settings.nlp.newsmtsc_dir,
         out or ARTEFACT_DIR,
-        epochs=epochs or 3,
+        epochs=epochs,
         lr=lr,
         seeds=tuple(seeds),
         freeze_embeddings=not train_embeddings,
