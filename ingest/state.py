@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS backfill (
 """
 
 
+BANDS_VERSION = 1  # user_version from which every stored signature has its LSH band keys
+
+
 def _iso(dt: datetime | None) -> str | None:
     return dt.astimezone(UTC).isoformat() if dt else None
 
@@ -171,24 +174,27 @@ class IngestState:
         return [(a, _dt(p), sig) for a, p, sig in rows]  # type: ignore[misc]
 
     def add_missing_bands(self, bands_of: Callable[[bytes], list[int]]) -> int:
-        """Band keys for signatures stored without them (data directories from before the band
-        table): once, at start-up; the number of signatures indexed."""
+        """Band keys for the signatures stored before the band table existed: once per file (the
+        file's ``user_version`` records it, so start-up does not scan the tables again); the
+        number of signatures indexed."""
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT article_id, signature FROM minhash WHERE article_id NOT IN "
-                "(SELECT DISTINCT article_id FROM minhash_bands)"
-            ).fetchall()
-            if rows:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self._conn.executemany(
-                        "INSERT OR IGNORE INTO minhash_bands VALUES (?,?)",
-                        [(b, a) for a, sig in rows for b in bands_of(sig)],
-                    )
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
+            if self._conn.execute("PRAGMA user_version").fetchone()[0] >= BANDS_VERSION:
+                return 0
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._conn.execute(
+                    "SELECT article_id, signature FROM minhash WHERE article_id NOT IN "
+                    "(SELECT DISTINCT article_id FROM minhash_bands)"
+                ).fetchall()
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO minhash_bands VALUES (?,?)",
+                    [(b, a) for a, sig in rows for b in bands_of(sig)],
+                )
+                self._conn.execute(f"PRAGMA user_version = {BANDS_VERSION}")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
         return len(rows)
 
     def seen_count(self) -> int:
