@@ -146,15 +146,29 @@ def text_batches(inputs: Sequence[tuple], batch_size: int, pad: bool = True):
     yields (input indices, texts, targets as (row, spans)) in the same target order. The first
     batch takes the remainder; with ``pad`` it is filled to ``batch_size`` with copies of its first
     text (no targets), so that the encoder only ever sees one batch size."""
-    by_text: dict[str, list[int]] = {}
-    for i, x in enumerate(inputs):
-        by_text.setdefault(x[0], []).append(i)
+    by_text = group_by_text(inputs)
     texts = sorted(by_text, key=len)
     first = len(texts) % batch_size or batch_size
     for chunk in [texts[:first]] + [texts[i : i + batch_size] for i in range(first, len(texts), batch_size)]:
-        idx = [j for t in chunk for j in by_text[t]]
-        targets = [(r, spans_of(inputs[j])[1]) for r, t in enumerate(chunk) for j in by_text[t]]
+        idx, targets = chunk_targets(chunk, by_text, inputs)
         yield idx, chunk + [chunk[0]] * ((batch_size - len(chunk)) if pad else 0), targets
+
+
+def group_by_text(inputs: Sequence[tuple]) -> dict[str, list[int]]:
+    """The indices of the inputs, per distinct text (first seen first)."""
+    by_text: dict[str, list[int]] = {}
+    for i, x in enumerate(inputs):
+        by_text.setdefault(x[0], []).append(i)
+    return by_text
+
+
+def chunk_targets(
+    chunk: Sequence[str], by_text: dict[str, list[int]], inputs: Sequence[tuple]
+) -> tuple[list[int], list[tuple[int, list[tuple[int, int]]]]]:
+    """For a batch of texts: the indices of their inputs and each one's target as (row in the
+    batch, spans), in the same order (``encode_targets``)."""
+    idx = [j for t in chunk for j in by_text[t]]
+    return idx, [(r, spans_of(inputs[j])[1]) for r, t in enumerate(chunk) for j in by_text[t]]
 
 
 def marked(sentence: str, start: int, end: int) -> tuple[str, int, int]:

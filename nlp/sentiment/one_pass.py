@@ -22,24 +22,23 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
-from sklearn.metrics import accuracy_score, f1_score
 
 from .data import load_newsmtsc
 from .model import (
     ARTEFACT_DIR,
     FROZEN_PREFIX,
-    LABELS,
+    chunk_targets,
     dequantize_state,
     encode_targets,
+    group_by_text,
     load_backbone,
     load_state,
     marked,
     quantize_state,
     save_artefact,
-    spans_of,
     text_batches,
 )
-from .train import optimizer, predict_probs, soft_target
+from .train import optimizer, predict_probs, scores, soft_target
 from .transfer import name_targets
 
 MAX_SENTENCE = 400  # characters: longer city/brand sentences are left out of the extra targets
@@ -81,11 +80,6 @@ def grouped_probs(model, tokenizer, inputs: list, batch_size: int = 64) -> list[
     return out
 
 
-def scores(probs: list[list[float]], gold: list[int]) -> dict:
-    preds = [max(range(len(LABELS)), key=p.__getitem__) for p in probs]
-    return {"macro_f1": f1_score(gold, preds, average="macro"), "accuracy": accuracy_score(gold, preds)}
-
-
 def fit(
     model,
     tokenizer,
@@ -106,9 +100,7 @@ def fit(
     rng = random.Random(seed)
     for name, p in model.named_parameters():
         p.requires_grad = not name.startswith(FROZEN_PREFIX)
-    by_text: dict[str, list[int]] = {}
-    for i, x in enumerate(inputs):
-        by_text.setdefault(x[0], []).append(i)
+    by_text = group_by_text(inputs)
     texts = list(by_text)
     opt, sched = optimizer(model, lr, epochs * math.ceil(len(texts) / batch_size))
     best: dict = {"macro_f1": -1.0}
@@ -123,8 +115,7 @@ def fit(
         batches = [c[i : i + batch_size] for c in chunks for i in range(0, len(c), batch_size)]
         rng.shuffle(batches)
         for b, chunk in enumerate(batches, 1):
-            idx = [j for t in chunk for j in by_text[t]]
-            targets = [(r, spans_of(inputs[j])[1]) for r, t in enumerate(chunk) for j in by_text[t]]
+            idx, targets = chunk_targets(chunk, by_text, inputs)
             logits = model(**encode_targets(tokenizer, chunk, targets))
             loss = -(torch.tensor([soft[j] for j in idx]) * torch.log_softmax(logits, -1)).sum(-1).mean()
             loss.backward()

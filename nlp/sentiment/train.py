@@ -64,15 +64,14 @@ def _batches(items: list, batch_size: int, rng: random.Random, shuffle: bool):
     return batches
 
 
-def evaluate(model, tokenizer, items: list, device: str = "cpu") -> dict:
-    probs = predict_probs(model, tokenizer, items, device)
+def scores(probs: list[list[float]], gold: list[int]) -> dict:
+    """Macro-F1 and accuracy of the most probable labels against the gold ones."""
     preds = [max(range(len(LABELS)), key=p.__getitem__) for p in probs]
-    gold = [y for _, y in items]
-    return {
-        "macro_f1": f1_score(gold, preds, average="macro"),
-        "accuracy": accuracy_score(gold, preds),
-        "n": len(items),
-    }
+    return {"macro_f1": f1_score(gold, preds, average="macro"), "accuracy": accuracy_score(gold, preds)}
+
+
+def evaluate(model, tokenizer, items: list, device: str = "cpu") -> dict:
+    return {**scores(predict_probs(model, tokenizer, items, device), [y for _, y in items]), "n": len(items)}
 
 
 def optimizer(model, lr: float, steps: int):
