@@ -1,38 +1,59 @@
-"""A local Prefect server for `sinoscope serve` (imports no Prefect: it must start before Prefect
-loads its settings, so that PREFECT_API_URL points at it)."""
+"""A local Prefect server started by sinoscope itself (imports no Prefect: it must start before
+Prefect loads its settings, so that PREFECT_API_URL points at it)."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 
 class LocalServer:
-    """A Prefect server for `sinoscope serve` on one machine (no PREFECT_API_URL): schedules need
-    a server's scheduler, which Prefect's ephemeral mode does not run. Started as a subprocess on
-    loopback with its database in the data directory, stopped when serving stops."""
+    """A Prefect server on loopback with its database in the data directory, stopped with the
+    command that started it.
 
-    def __init__(self, home, port: int = 4200, startup_s: float = 120) -> None:
-        self.home, self.port, self.startup_s = home, port, startup_s
-        self.proc = None
+    Two kinds: the full server (``prefect server start``: UI, scheduler) for `sinoscope serve`,
+    whose schedules need a server's scheduler; and ``api_only``, the API alone as Prefect's own
+    ephemeral mode runs it (same app, same flags), for `sinoscope run`. Started here rather than
+    by Prefect on the first flow call, the server's start (seconds; its migrations on a fresh
+    data dir) overlaps the command's own imports and the model load: ``spawn`` returns at once,
+    ``wait`` (or entering the context) blocks until the API answers."""
+
+    def __init__(self, home, port: int = 4200, startup_s: float = 120, api_only: bool = False) -> None:
+        self.home, self.port, self.startup_s, self.api_only = home, port, startup_s, api_only
+        self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{port}/api"
 
-    def __enter__(self) -> LocalServer:
-        import os
-        import subprocess
-        import sys
-        import time
-        from pathlib import Path
-
-        import httpx
-
+    def spawn(self) -> LocalServer:
+        """Start the server process and point PREFECT_API_URL at it; does not wait for it."""
         log_file = open(Path(self.home) / "server.log", "ab")
         env = {**os.environ, "PREFECT_HOME": str(self.home), "PREFECT_API_URL": self.url}
-        prefect = Path(sys.executable).parent / "prefect"
+        if self.api_only:  # as prefect.server.api.server.SubprocessASGIServer runs its ephemeral API
+            env.update({"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"})
+            args = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app"]
+            args += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on"]
+        else:
+            prefect = Path(sys.executable).parent / "prefect"
+            args = [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(self.port)]
         self.proc = subprocess.Popen(
-            [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+            args,
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
+        log_file.close()  # the child holds its own copy
+        os.environ["PREFECT_API_URL"] = self.url
+        return self
+
+    def wait(self) -> None:
+        """Block until the API answers; a clear error (and the server stopped) if it never does."""
+        import httpx
+
+        assert self.proc is not None, "spawn() first"
         deadline = time.time() + self.startup_s
         while True:
             if self.proc.poll() is not None:
@@ -42,7 +63,7 @@ class LocalServer:
                 )
             try:
                 if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    break
+                    return
             except httpx.HTTPError:
                 pass
             if time.time() > deadline:
@@ -51,8 +72,12 @@ class LocalServer:
                     f"the local Prefect server did not answer within {self.startup_s:.0f}s; "
                     f"see {Path(self.home) / 'server.log'}"
                 )
-            time.sleep(0.5)
-        os.environ["PREFECT_API_URL"] = self.url
+            time.sleep(0.1)
+
+    def __enter__(self) -> LocalServer:
+        if self.proc is None:
+            self.spawn()
+        self.wait()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -64,9 +89,16 @@ class LocalServer:
                 self.proc.kill()
 
 
+def free_port() -> int:
+    """A loopback port free now (the OS's choice), for a server started a moment later."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _die_with_parent() -> None:
-    """In the server's process before exec: Linux sends it SIGTERM when `serve` dies, so a serve that
-    is killed (SIGKILL skips ``__exit__``) leaves no orphaned server holding the port."""
+    """In the server's process before exec: Linux sends it SIGTERM when its parent dies, so a
+    command that is killed (SIGKILL skips ``__exit__``) leaves no orphaned server holding the port."""
     import ctypes
     import signal
 

@@ -81,7 +81,7 @@ def make_processor(tagger: Tagger, settings: Settings):
 
 
 def enrich_stage(bus: Bus, settings: Settings, tagger: Tagger | None = None) -> Stage:
-    tagger = tagger or Tagger.from_settings(settings.nlp)
+    tagger = tagger or Tagger.shared(settings.nlp)
     return Stage(
         bus,
         name="nlp",

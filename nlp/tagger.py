@@ -20,6 +20,7 @@ once (city/brand dev macro-F1 0.775 against 0.754); ``entity_tone="model"`` sele
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,8 +37,9 @@ from .sentiment.lexicon import LEXICONS, lexicon_sentiment
 from .sentiment.model import Prediction
 
 NEUTRAL_BAND = 0.15
-MAX_CONTEXT = 400
-SEEN_MAX = 50_000  # model answers kept for reuse (~20 MB)  # characters of sentence kept around a mention for the model
+MAX_CONTEXT = 400  # characters of sentence kept around a mention for the model
+SEEN_MAX = 50_000  # model answers kept for reuse (~20 MB)
+SHARED_MAX = 2  # taggers kept per process (``Tagger.shared``), each with its model (~100 MB)
 
 
 @dataclass
@@ -109,6 +111,10 @@ def context(m: Mention) -> tuple[str, int, int]:
     return s, a, b
 
 
+_SHARED: OrderedDict[tuple, Tagger] = OrderedDict()
+_SHARED_LOCK = threading.Lock()
+
+
 class Tagger:
     def __init__(
         self,
@@ -128,6 +134,20 @@ class Tagger:
         self.entity_tone = entity_tone  # "mentions" or "model" (setting nlp.entity_tone)
         self._model = None
         self._seen: OrderedDict[tuple, Prediction] = OrderedDict()  # recent model answers, by input
+
+    @classmethod
+    def shared(cls, nlp) -> Tagger:
+        """This process's tagger for these settings, built once: a worker's enrich runs (a pass
+        of ``run``, a restarted worker flow) reuse its loaded model and recent answers instead of
+        loading it again, and a command can load it while it waits for something else. A change
+        to an extra catalogue file (its mtime) builds a new one."""
+        key = (nlp.model_dump_json(), tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in nlp.catalogues))
+        with _SHARED_LOCK:
+            tagger = _SHARED.pop(key, None) or cls.from_settings(nlp)
+            _SHARED[key] = tagger  # most recent last; the oldest goes beyond SHARED_MAX
+            while len(_SHARED) > SHARED_MAX:
+                _SHARED.popitem(last=False)
+            return tagger
 
     @classmethod
     def from_settings(cls, nlp, sentiment: bool = True) -> Tagger:
@@ -162,6 +182,12 @@ class Tagger:
 
             self._model = TargetSentimentModel(threads=self._threads, precision=self._precision)
         return self._model
+
+    def preload(self) -> Tagger:
+        """Load the model now rather than on the first batch (a command that waits for something
+        else meanwhile)."""
+        _ = self.model
+        return self
 
     @property
     def model_name(self) -> str | None:
