@@ -33,8 +33,9 @@ def enrich_task(config: str | None, overrides: dict | None, until_idle: bool = T
 
 
 @task(name="store", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
-def store_task(config: str | None, overrides: dict | None, until_idle: bool = True) -> dict:
-    """Retried: a store that is briefly down (or busy) gets another chance; nothing was committed.
+def store_task(config: str | None, overrides: dict | None, until_idle: bool = True, upstream_done=None) -> dict:
+    """``upstream_done``: in a pass, says when the enrich stage running alongside has finished.
+    Retried: a store that is briefly down (or busy) gets another chance; nothing was committed.
     As a worker (``serve``), each batch written is followed at once by swing detection for the
     entities it touched (``alerts.stream``): an alert does not wait for the next scheduled pass."""
     settings = settings_from(config, overrides)
@@ -44,7 +45,9 @@ def store_task(config: str | None, overrides: dict | None, until_idle: bool = Tr
         def stream(entity_ids: set[str]) -> None:
             alert_pass(settings, entity_ids=entity_ids)
 
-    return store_pass(settings, until_idle=until_idle, signals=not until_idle, on_written=stream)
+    return store_pass(
+        settings, until_idle=until_idle, signals=not until_idle, on_written=stream, upstream_done=upstream_done
+    )
 
 
 @flow(name="enrich-worker", retries=1000, retry_delay_seconds=30)

