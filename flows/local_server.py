@@ -47,6 +47,8 @@ class LocalServer:
         )
         log_file.close()  # the child holds its own copy
         os.environ["PREFECT_API_URL"] = self.url
+        if self.api_only:  # no UI to link runs to (it is off, and the server stops with the command)
+            os.environ.setdefault("PREFECT_UI_URL", "")
         return self
 
     def wait(self) -> None:

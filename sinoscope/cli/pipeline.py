@@ -259,17 +259,18 @@ def run(
 
     Runs on Prefect's ephemeral API (started here, no server needed) unless PREFECT_API_URL names a
     server; `sinoscope serve` runs it on schedules."""
+    import atexit
     import os
-    from contextlib import nullcontext
 
     _bus_overrides(bus, bootstrap)
     settings = state.settings
     overrides = _prefect(settings, list(webhook or []))
-    server = nullcontext()
+    server = None
     if not os.environ.get("PREFECT_API_URL"):  # Prefect's ephemeral API, started now so that it starts
         from flows.local_server import LocalServer, free_port  # while the model loads
 
         server = LocalServer(os.environ["PREFECT_HOME"], free_port(), api_only=True).spawn()
+        atexit.register(server.__exit__)  # after Prefect's exit hooks, which send it the last logs and events
     from flows import progress
     from flows.pipeline import pipeline_flow
 
@@ -278,38 +279,33 @@ def run(
 
         Tagger.shared(settings.nlp).preload()  # the enrich stage in this process finds it loaded
     errors = _flow_errors()
-    try:
-        server.__enter__()
-    except RuntimeError as exc:
-        fail(str(exc), "see the server's log named above; PREFECT_API_URL can point at a Prefect server instead")
-    try:
-        while True:
-            try:
-                with _live_progress(progress):
-                    out = pipeline_flow(
-                        str(state.config) if state.config else None,
-                        overrides,
-                        str(sources) if sources else None,
-                        as_of,
-                    )
-            except errors as exc:
-                where = getattr(exc, "where", None)
-                fail(
-                    str(exc),
-                    f"check {where}; nothing was committed, the next run retries"
-                    if where
-                    else "fix the file, setting or service named above; the next run retries what did not finish",
-                    code=1,
+    if server:
+        try:
+            server.wait()
+        except RuntimeError as exc:
+            fail(str(exc), "see the server's log named above; PREFECT_API_URL can point at a Prefect server instead")
+    while True:
+        try:
+            with _live_progress(progress):
+                out = pipeline_flow(
+                    str(state.config) if state.config else None, overrides, str(sources) if sources else None, as_of
                 )
-            if as_json:
-                print(json.dumps(out, default=str, ensure_ascii=False))
-            else:
-                _print_pass(out, settings)
-            if once:
-                return
-            time.sleep(interval)
-    finally:
-        server.__exit__(None, None, None)
+        except errors as exc:
+            where = getattr(exc, "where", None)
+            fail(
+                str(exc),
+                f"check {where}; nothing was committed, the next run retries"
+                if where
+                else "fix the file, setting or service named above; the next run retries what did not finish",
+                code=1,
+            )
+        if as_json:
+            print(json.dumps(out, default=str, ensure_ascii=False))
+        else:
+            _print_pass(out, settings)
+        if once:
+            return
+        time.sleep(interval)
 
 
 class _live_progress:
