@@ -8,15 +8,17 @@
 - the enrich and sink workers every minute with a deployment concurrency limit of one that
   cancels new runs while one is alive: a supervisor that restarts a dead worker within a minute.
 With ``PREFECT_API_URL`` set (the stack) the deployments, runs and logs appear in Prefect's UI;
-without it Prefect starts a local server in this process.
+without it `sinoscope serve` starts a local Prefect server (``local_server.py``). SIGTERM
+stops serving as Ctrl-C does (``_Runner``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
-from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.runner import Runner
 from prefect.schedules import Interval
 
 from .alerts import alerts_flow
@@ -75,7 +77,28 @@ def deployments(
     return out
 
 
+class _Runner(Runner):
+    """Prefect's runner, stopped by SIGTERM (``docker compose stop``, systemd) as gracefully as by
+    Ctrl-C: Prefect 3.8's own handler calls the runner's ``stop`` from inside its event loop, where
+    it returns a coroutine nobody awaits, and exits mid-loop, which printed asyncio tracebacks.
+    Here the handler schedules the stop in the loop: flow runs are cancelled (a worker's process
+    gets SIGTERM, finishes its batch and commits) and ``start`` returns."""
+
+    def handle_sigterm(self, *args, **kwargs) -> None:
+        self._logger.info("SIGTERM received, stopping")
+        self._stopping_task = asyncio.get_running_loop().create_task(self.astop())
+
+
 def serve_all(config: str | None, overrides: dict, **kw) -> None:
-    # schedules stay on when serving stops: the next `sinoscope serve` re-registers the same
-    # deployments (and pausing them on shutdown raced the local server's own shutdown)
-    serve(*deployments(config, overrides, **kw), pause_on_shutdown=False)
+    """``prefect.serve`` with that runner. Schedules stay on when serving stops: the next
+    `sinoscope serve` re-registers the same deployments (and pausing them on shutdown raced the
+    local server's own shutdown)."""
+    served = deployments(config, overrides, **kw)
+    runner = _Runner(pause_on_shutdown=False)
+    for deployment in served:
+        runner.add_deployment(deployment)
+    print("deployments: " + ", ".join(d.name for d in served), flush=True)
+    try:
+        asyncio.run(runner.start())
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: asyncio.run cancelled the runner, which stopped its flow runs

@@ -321,7 +321,7 @@ def test_on_a_prefect_server_a_dead_holders_slot_is_released_when_its_lease_expi
 def test_serve_runs_the_scheduled_deployments_on_a_local_prefect_server(tmp_path):
     """`sinoscope serve` with no PREFECT_API_URL starts a local Prefect server (schedules need its
     scheduler), registers the deployments and runs them: the bundled corpus gets ingested and
-    alert passes run, with no command but `serve`."""
+    alert passes run, with no command but `serve`; SIGTERM stops it cleanly (exit 0, no traceback)."""
     import signal
     import socket
     import time
@@ -379,13 +379,14 @@ def test_serve_runs_the_scheduled_deployments_on_a_local_prefect_server(tmp_path
         health = httpx.get(f"http://127.0.0.1:{ui_port}/csv/sources", timeout=10)
         assert health.status_code == 200 and health.text.count("\n") == 1 + 13  # a header, then each source
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # what `docker compose stop` and systemd send
         try:
             output = proc.communicate(timeout=60)[0]
         except subprocess.TimeoutExpired:
             proc.kill()
             output = proc.communicate()[0]
     assert "starting a local Prefect server" in output and "sinoscope-ingest" in output
+    assert proc.returncode == 0 and "Traceback" not in output, output[-3000:]  # a clean stop
     assert not server_answers(f"http://127.0.0.1:{port}/api/health", within_s=30)  # it stopped with serve
 
 
