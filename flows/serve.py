@@ -81,8 +81,8 @@ class _Runner(Runner):
     """Prefect's runner, stopped by SIGTERM (``docker compose stop``, systemd) as gracefully as by
     Ctrl-C: Prefect 3.8's own handler calls the runner's ``stop`` from inside its event loop, where
     it returns a coroutine nobody awaits, and exits mid-loop, which printed asyncio tracebacks.
-    Here the handler schedules the stop in the loop: flow runs are cancelled (a worker's process
-    gets SIGTERM, finishes its batch and commits) and ``start`` returns."""
+    Here the handler schedules the stop in the loop: flow runs are cancelled (Prefect sends their
+    processes SIGTERM; a worker's stage finishes its batch and commits on it) and ``start`` returns."""
 
     def handle_sigterm(self, *args, **kwargs) -> None:
         self._logger.info("SIGTERM received, stopping")
