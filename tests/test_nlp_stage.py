@@ -204,3 +204,25 @@ def test_sigterm_finishes_the_batch_in_hand_and_commits(settings, tmp_path):
     b.close()
     assert 0 < enriched < 400, "SIGTERM did not land mid-run"
     assert enriched + lag == 400, "the batch in hand was lost or committed without its results"
+
+
+def test_the_shared_tagger_is_built_once_per_settings_and_again_when_a_catalogue_changes(tmp_path):
+    """`run` loads the model while Prefect starts and the enrich stage, which rebuilds its settings
+    from the flow's parameters, must find that same tagger; an edited extra catalogue is read again."""
+    import os
+
+    from sinoscope.core.settings import load_settings
+
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("brands:\n- {id: 'brand:zhongxing-coach', name: Zhongxing Coach, aliases: [Zhongxing Coach]}\n")
+    first = load_settings(None, data_dir=str(tmp_path), nlp={"sentiment": False, "catalogues": [str(extra)]})
+    again = load_settings(None, data_dir=str(tmp_path), nlp={"sentiment": False, "catalogues": [str(extra)]})
+    tagger = Tagger.shared(first.nlp)
+    assert Tagger.shared(again.nlp) is tagger
+    assert [m.entity_id for m in tagger.find("Zhongxing Coach sold buses.")] == ["brand:zhongxing-coach"]
+    extra.write_text("brands:\n- {id: 'brand:zhongxing-coach', name: Zhongxing Coach, aliases: [Zhongxing Bus]}\n")
+    os.utime(extra, ns=(extra.stat().st_atime_ns, extra.stat().st_mtime_ns + 1_000_000_000))
+    edited = Tagger.shared(again.nlp)
+    assert edited is not tagger and [m.entity_id for m in edited.find("Zhongxing Bus sold buses.")] == [
+        "brand:zhongxing-coach"
+    ]
