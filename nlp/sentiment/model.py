@@ -153,32 +153,28 @@ def text_batches(
     """Batches of distinct texts sorted by ``length``, each text with all its targets: yields
     (input indices, texts, targets as (row, spans)) in the same target order.
 
-    Without ``sizes``, batches of ``batch_size`` texts, the first taking the remainder. With
-    ``sizes`` (descending, from ``batch_size`` down), each batch from the longest texts down takes
+    ``sizes`` (descending, from ``batch_size`` down; default ``batch_size`` alone: batches of that
+    many texts, the shortest taking the remainder): each batch from the longest texts down takes
     the largest size whose padding stays within ``PAD_WASTE`` of its tokens: where lengths spread
     (the long tail) batches get smaller instead of padding every text to the longest. With ``pad``
     the last, shortest batch is filled with copies of its first text (no targets) to a size of the
     set, so that the encoder only ever sees those batch sizes."""
+    sizes = sizes or (batch_size,)
     by_text = group_by_text(inputs)
     texts = sorted(by_text, key=length)
-    if not sizes:
-        first = len(texts) % batch_size or batch_size
-        chunks = [texts[:first]] + [texts[i : i + batch_size] for i in range(first, len(texts), batch_size)]
-    else:
-        lengths = [length(t) for t in texts]
-        chunks, end = [], len(texts)
-        while end > 0:
-            for size in sizes:
-                n = min(size, end)
-                longest = lengths[end - 1]
-                if longest * n - sum(lengths[end - n : end]) <= PAD_WASTE * longest * n:
-                    break
-            chunks.append(texts[end - n : end])
-            end -= n
-        chunks.reverse()
-    for chunk in chunks:
+    lengths = [length(t) for t in texts]
+    chunks, end = [], len(texts)
+    while end > 0:
+        for size in sizes:
+            n = min(size, end)
+            longest = lengths[end - 1]
+            if longest * n - sum(lengths[end - n : end]) <= PAD_WASTE * longest * n:
+                break
+        chunks.append(texts[end - n : end])
+        end -= n
+    for chunk in reversed(chunks):
         idx, targets = chunk_targets(chunk, by_text, inputs)
-        fill = min([s for s in sizes if s >= len(chunk)] or [batch_size]) if sizes else batch_size
+        fill = min(s for s in sizes if s >= len(chunk))
         yield idx, chunk + [chunk[0]] * ((fill - len(chunk)) if pad else 0), targets
 
 
