@@ -44,8 +44,14 @@ def signature(text: str) -> MinHash | None:
     return mh
 
 
-def to_bytes(mh: MinHash) -> bytes:
-    return mh.hashvalues.astype(np.uint32).tobytes()
+def values(sig: MinHash | np.ndarray) -> np.ndarray:
+    """A signature's hash values as stored (uint32), from a MinHash or the values themselves (as
+    ingest's worker processes send them)."""
+    return sig.hashvalues.astype(np.uint32) if isinstance(sig, MinHash) else sig.astype(np.uint32, copy=False)
+
+
+def to_bytes(sig: MinHash | np.ndarray) -> bytes:
+    return values(sig).tobytes()
 
 
 def band_keys(hashvalues: np.ndarray, bands: int, rows: int) -> list[int]:
@@ -78,13 +84,13 @@ class NearDuplicateIndex:
     def keys(self, hashvalues: np.ndarray) -> list[int]:
         return band_keys(hashvalues, self.bands, self.rows)
 
-    def stored(self, mh: MinHash | None) -> tuple[bytes | None, list[int]]:
+    def stored(self, sig: MinHash | np.ndarray | None) -> tuple[bytes | None, list[int]]:
         """What ``IngestState.mark_seen`` keeps of a signature: its bytes and its band keys."""
-        return (None, []) if mh is None else (to_bytes(mh), self.keys(mh.hashvalues))
+        return (None, []) if sig is None else (to_bytes(sig), self.keys(values(sig)))
 
-    def find(self, mh: MinHash, published: datetime) -> tuple[str, float] | None:
+    def find(self, sig: MinHash | np.ndarray, published: datetime) -> tuple[str, float] | None:
         """The earliest stored copy whose estimated similarity passes the threshold."""
-        hv = mh.hashvalues.astype(np.uint32)
+        hv = values(sig)
         best: tuple[datetime, str, float] | None = None
         for cand, when, raw in self.state.band_candidates(
             self.keys(hv), published - self.window, published + self.window

@@ -18,9 +18,8 @@ from urllib.parse import urljoin
 from sinoscope.core.schemas import Article
 from sinoscope.core.settings import IngestSettings
 
-from . import gdelt, page, sitemap
+from . import gdelt, offload, page, sitemap
 from .extract import decode_html, extract_article
-from .feeds import parse_feed
 from .guard import file_scope
 from .http import Fetcher, FetchError, parse_retry_after
 from .normalize import EntryError, needs_page, normalize_entry
@@ -49,6 +48,7 @@ class PollResult:
     moved_to: str | None = None
     pages_fetched: int = 0
     blocked: list[tuple[str, str]] = field(default_factory=list)  # (link, why the guard refused it)
+    signatures: dict[str, bytes | None] = field(default_factory=dict)  # article id -> MinHash (dedup.to_bytes)
 
 
 def _conditional(state: SourceState, settings: IngestSettings, now: datetime) -> bool:
@@ -141,22 +141,39 @@ def poll_source(
             result.warnings.append("no links to articles found on the page (has its layout changed?)")
         entries = [({"link": link, "title": text}, source) for link, text in links]
     else:
-        parsed = parse_feed(resp.body, resp.url, resp.content_type)
-        result.warnings.extend(parsed.warnings)
-        if parsed.error:
+        try:
+            warnings, error, result.entries, articles, result.rejected = offload.run(
+                settings.parse_processes, offload.parse_articles, resp.body, resp.url, resp.content_type, source, now,
+                settings,
+            )  # fmt: skip
+        except offload.WorkerCrashed as exc:
+            result.outcome, result.error_kind, result.error = "failed", "parser-crashed", f"{url}: {exc}"
+            result.body_hash = None
+            return result
+        result.warnings.extend(warnings)
+        if error:
             result.outcome, result.error_kind = "failed", "not-a-feed"
-            result.error = f"{url}: {parsed.error}"
+            result.error = f"{url}: {error}"
             result.body_hash = None  # so that a fixed feed is parsed next time
             return result
-        entries = [(e, source) for e in parsed.entries]
+        return _keep_new(result, articles, fetcher, settings, scope, is_seen)
 
     result.entries = len(entries)
+    articles = []
     for entry, entry_source in entries:
         try:
-            article = normalize_entry(entry, entry_source, now, settings)
+            articles.append(normalize_entry(entry, entry_source, now, settings))
         except EntryError as exc:
             result.rejected.append((dict(entry), str(exc)))
-            continue
+    return _keep_new(result, articles, fetcher, settings, scope, is_seen)
+
+
+def _keep_new(
+    result: PollResult, articles: list[Article], fetcher: Fetcher, settings: IngestSettings, scope, is_seen
+) -> PollResult:
+    """The articles not seen before, with their pages' text where the feed gave a summary, and
+    their near-duplicate signatures (computed here, off the thread that commits)."""
+    for article in articles:
         if is_seen(article.url):
             result.already_seen += 1
             continue
@@ -167,6 +184,14 @@ def poll_source(
             else:
                 result.pages_fetched += 1
         result.articles.append(article)
+    if result.articles:
+        try:
+            sigs = offload.run(
+                settings.parse_processes, offload.signatures, [f"{a.title}\n{a.text}" for a in result.articles]
+            )
+            result.signatures = {a.id: sig for a, sig in zip(result.articles, sigs)}
+        except offload.WorkerCrashed:
+            pass  # the commit computes them (``PollResult.signatures`` is a head start, not a must)
     return result
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+import numpy as np
+
 from sinoscope.core.bus import Bus
 from sinoscope.core.schemas import DeadLetter, jsonable
 from sinoscope.core.settings import Settings
@@ -172,6 +174,15 @@ class IngestRunner:
                     on_source(report)
         return self.finish(sources, summary)
 
+    @staticmethod
+    def signature(article, result: PollResult) -> np.ndarray | None:
+        """The article's MinHash values: the poll's, computed in a worker process, or now."""
+        if article.id in result.signatures:
+            raw = result.signatures[article.id]
+            return None if raw is None else np.frombuffer(raw, dtype=np.uint32)
+        mh = dedup.signature(f"{article.title}\n{article.text}")
+        return None if mh is None else dedup.values(mh)
+
     def publish(self, result: PollResult, summary: IngestSummary) -> int:
         """Publish a poll's new articles (not seen before by URL; near-duplicates linked) and its
         dead letters, wait for the bus, then remember them; the number published. Live polls and
@@ -191,7 +202,7 @@ class IngestRunner:
                 summary.exact_duplicates += 1  # same URL in another feed this pass
                 continue
             batch_urls.add(article.url)
-            sig = dedup.signature(f"{article.title}\n{article.text}")
+            sig = self.signature(article, result)
             if sig is not None:
                 hit = self.index.find(sig, article.published)
                 if hit:

@@ -51,6 +51,11 @@ class IngestSettings(BaseModel):
         description="Feeds fetched in parallel by `ingest` (network bound); the Prefect ingest "
         "flow runs 8 task threads, bounded per host by per_host_concurrency.",
     )
+    parse_processes: int | None = Field(
+        None,
+        description="Worker processes that parse feeds and compute near-duplicate signatures (CPU bound, "
+        "pure Python): unset, one per core where there are several; 0 parses in the fetching threads.",
+    )
     unconditional_refresh_h: float = Field(
         3.0, description="Fetch without ETag/Last-Modified at least this often (lying servers)."
     )
