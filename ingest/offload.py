@@ -14,6 +14,7 @@ child processes)."""
 from __future__ import annotations
 
 import atexit
+import logging
 import multiprocessing
 import os
 import threading
@@ -29,6 +30,8 @@ from . import dedup
 from .feeds import parse_feed
 from .normalize import EntryError, normalize_entry
 from .sources import Source
+
+STARTUP_S = 120  # for the first answer of a new pool (its workers import feedparser, lxml, datasketch)
 
 
 class WorkerCrashed(RuntimeError):
@@ -65,12 +68,17 @@ def pool_size(processes: int | None) -> int:
 
 _pool: ProcessPoolExecutor | None = None
 _size = 0
+_unavailable: str | None = None  # why workers cannot start in this process: parse in threads
 _lock = threading.Lock()
+log = logging.getLogger("sinoscope.ingest")
 
 
-def _executor(size: int) -> ProcessPoolExecutor:
-    global _pool, _size
+def _executor(size: int) -> ProcessPoolExecutor | None:
+    """The pool, started and checked on first use; None where workers cannot start here."""
+    global _pool, _size, _unavailable
     with _lock:
+        if _unavailable:
+            return None
         if _pool is None or _size != size:
             if _pool is not None:
                 _pool.shutdown(wait=False, cancel_futures=False)
@@ -78,7 +86,15 @@ def _executor(size: int) -> ProcessPoolExecutor:
             # one, whose threads (Prefect's, the fetch pool's) may hold locks at fork time
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload([__name__])  # imported once there, not in every worker
-            _pool, _size = ProcessPoolExecutor(max_workers=size, mp_context=ctx), size
+            pool = ProcessPoolExecutor(max_workers=size, mp_context=ctx)
+            try:  # a worker that cannot start (e.g. a script without a __main__ guard) is not a crash
+                pool.submit(os.getpid).result(timeout=STARTUP_S)
+            except Exception as exc:  # noqa: BLE001 - any failure to start means: no workers here
+                pool.shutdown(wait=False, cancel_futures=True)
+                _unavailable = f"{type(exc).__name__}: {exc}"
+                log.warning("ingest worker processes could not start (%s); parsing in threads", _unavailable)
+                return None
+            _pool, _size = pool, size
         return _pool
 
 
@@ -98,6 +114,8 @@ def run(processes: int | None, fn, *args):
         return fn(*args)
     for attempt in (1, 2):  # a pool breaks for every job it held: each gets one more try in a new one
         pool = _executor(size)
+        if pool is None:
+            return fn(*args)
         try:
             return pool.submit(fn, *args).result()
         except BrokenProcessPool as exc:

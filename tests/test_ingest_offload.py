@@ -72,3 +72,24 @@ def test_a_source_whose_parser_crashes_is_failed_with_the_reason(tmp_path, monke
     failed = dict(summary.errors)
     assert any("died during parse_articles" in why for why in failed.values()), failed
     assert len(failed) == 1 and articles  # every other source published
+
+
+def test_where_workers_cannot_start_ingest_parses_in_threads_and_says_so(tmp_path):
+    """A script without a ``__main__`` guard: each forkserver worker runs the script again, which
+    multiprocessing refuses, so no worker ever starts. The first job's probe sees it; parsing goes
+    on in the calling thread, with a warning, instead of failing every source as crashed."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import logging\nlogging.basicConfig()\nfrom ingest import offload, dedup\n"
+        "text = ' '.join(f'word{i}' for i in range(60))\n"
+        "sigs = offload.run(2, offload.signatures, [text])\n"
+        "print('same' if sigs == [dedup.to_bytes(dedup.signature(text))] else 'different')\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=root, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "same"
+    assert "could not start" in out.stderr and "parsing in threads" in out.stderr
