@@ -4,9 +4,10 @@ signatures of new articles.
 Fetching is network-bound and runs in threads, but what follows is pure Python that holds the
 GIL: ingest used one core of two (10,000 articles: 29.7 s of CPU in a 34 s pass), with
 feedparser and entry normalising ~half of it and the signatures a quarter. Both are pure
-functions of bytes and text, so a pool of processes takes them and the threads only wait. A
-parser that a hostile feed crashes takes down its worker only: that source's poll fails with
-the reason, the pool is rebuilt, every other source goes on.
+functions of bytes and text, so a pool of processes (pebble's: a job that kills or hangs its
+worker fails alone, and the worker is replaced) takes them and the threads only wait. Feeds are
+untrusted: a parser that a hostile feed crashes, or keeps busy past ``parse_timeout_s``, fails
+that source with the reason; every other source goes on.
 
 ``processes`` 0 runs everything in the calling thread (one core, or a caller that wants no
 child processes)."""
@@ -18,10 +19,12 @@ import logging
 import multiprocessing
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
+
+from pebble import ProcessExpired, ProcessPool
 
 from sinoscope.core.schemas import Article
 from sinoscope.core.settings import IngestSettings
@@ -31,11 +34,10 @@ from .feeds import parse_feed
 from .normalize import EntryError, normalize_entry
 from .sources import Source
 
-STARTUP_S = 120  # for the first answer of a new pool (its workers import feedparser, lxml, datasketch)
 
-
-class WorkerCrashed(RuntimeError):
-    """A worker process died while it held this job (a parser crash, or killed for memory)."""
+class WorkerFailed(RuntimeError):
+    """A job's worker process died under it (a parser crash, or killed for memory) or ran past
+    its time limit (and was stopped)."""
 
 
 def parse_articles(
@@ -66,63 +68,46 @@ def pool_size(processes: int | None) -> int:
     return max(0, processes)
 
 
-_pool: ProcessPoolExecutor | None = None
+_pool: ProcessPool | None = None
 _size = 0
 _unavailable: str | None = None  # why workers cannot start in this process: parse in threads
 _lock = threading.Lock()
 log = logging.getLogger("sinoscope.ingest")
 
 
-def _executor(size: int) -> ProcessPoolExecutor | None:
-    """The pool, started and checked on first use; None where workers cannot start here."""
-    global _pool, _size, _unavailable
+def _executor(size: int) -> ProcessPool:
+    global _pool, _size
     with _lock:
-        if _unavailable:
-            return None
-        if _pool is None or _size != size:
+        if _pool is None or _size != size or not _pool.active:
             if _pool is not None:
-                _pool.shutdown(wait=False, cancel_futures=False)
+                _pool.stop()
             # forkserver: the workers are forked from a clean server process, never from this
             # one, whose threads (Prefect's, the fetch pool's) may hold locks at fork time
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload([__name__])  # imported once there, not in every worker
-            pool = ProcessPoolExecutor(max_workers=size, mp_context=ctx)
-            try:  # a worker that cannot start (e.g. a script without a __main__ guard) is not a crash
-                pool.submit(os.getpid).result(timeout=STARTUP_S)
-            except Exception as exc:  # noqa: BLE001 - any failure to start means: no workers here
-                pool.shutdown(wait=False, cancel_futures=True)
-                _unavailable = f"{type(exc).__name__}: {exc}"
-                log.warning("ingest worker processes could not start (%s); parsing in threads", _unavailable)
-                return None
-            _pool, _size = pool, size
+            _pool, _size = ProcessPool(max_workers=size, context=ctx), size
         return _pool
 
 
-def _discard(pool: ProcessPoolExecutor) -> None:
-    """Forget a broken pool (the next call builds a new one)."""
-    global _pool
-    with _lock:
-        if _pool is pool:
-            _pool = None
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
-def run(processes: int | None, fn, *args):
-    """``fn(*args)`` in a worker process, or here when the pool has no processes."""
+def run(processes: int | None, timeout_s: float | None, fn, *args):
+    """``fn(*args)`` in a worker process (stopped after ``timeout_s``), or here when the pool has
+    no processes."""
+    global _unavailable
     size = pool_size(processes)
-    if not size:
+    if not size or _unavailable:
         return fn(*args)
-    for attempt in (1, 2):  # a pool breaks for every job it held: each gets one more try in a new one
-        pool = _executor(size)
-        if pool is None:
-            return fn(*args)
-        try:
-            return pool.submit(fn, *args).result()
-        except BrokenProcessPool as exc:
-            _discard(pool)
-            if attempt == 2:
-                raise WorkerCrashed(f"the ingest worker process died during {fn.__name__} ({exc})") from exc
-    raise AssertionError("unreachable")
+    try:
+        return _executor(size).schedule(fn, args=args, timeout=timeout_s).result()
+    except BrokenProcessPool as exc:  # no worker could start (a script without a __main__ guard, say)
+        with _lock:
+            if not _unavailable:
+                _unavailable = str(exc)
+                log.warning("ingest worker processes could not start (%s); parsing in threads", exc)
+        return fn(*args)
+    except FutureTimeout as exc:
+        raise WorkerFailed(f"{fn.__name__} took longer than {timeout_s:g} s; its worker was stopped") from exc
+    except ProcessExpired as exc:
+        raise WorkerFailed(f"the worker process died during {fn.__name__} (exit code {exc.exitcode})") from exc
 
 
 @atexit.register
@@ -132,4 +117,5 @@ def shutdown() -> None:
     with _lock:
         pool, _pool = _pool, None
     if pool is not None:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.stop()
+        pool.join()

@@ -143,11 +143,11 @@ def poll_source(
     else:
         try:
             warnings, error, result.entries, articles, result.rejected = offload.run(
-                settings.parse_processes, offload.parse_articles, resp.body, resp.url, resp.content_type, source, now,
-                settings,
+                settings.parse_processes, settings.parse_timeout_s, offload.parse_articles, resp.body, resp.url,
+                resp.content_type, source, now, settings,
             )  # fmt: skip
-        except offload.WorkerCrashed as exc:
-            result.outcome, result.error_kind, result.error = "failed", "parser-crashed", f"{url}: {exc}"
+        except offload.WorkerFailed as exc:
+            result.outcome, result.error_kind, result.error = "failed", "parser-failed", f"{url}: {exc}"
             result.body_hash = None
             return result
         result.warnings.extend(warnings)
@@ -187,10 +187,13 @@ def _keep_new(
     if result.articles:
         try:
             sigs = offload.run(
-                settings.parse_processes, offload.signatures, [f"{a.title}\n{a.text}" for a in result.articles]
+                settings.parse_processes,
+                settings.parse_timeout_s,
+                offload.signatures,
+                [f"{a.title}\n{a.text}" for a in result.articles],
             )
             result.signatures = {a.id: sig for a, sig in zip(result.articles, sigs)}
-        except offload.WorkerCrashed:
+        except offload.WorkerFailed:
             pass  # the commit computes them (``PollResult.signatures`` is a head start, not a must)
     return result
 

@@ -1,9 +1,11 @@
 """Ingest's CPU-bound steps in worker processes (ingest/offload.py): the same articles, copies and
-dead letters as parsing in the fetching threads, and a worker that dies fails only its own job."""
+dead letters as parsing in the fetching threads, and a job that kills or hangs its worker fails
+alone (its source is failed with the reason; the other sources and later jobs go on)."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -48,11 +50,15 @@ def test_worker_processes_publish_what_the_threads_publish(tmp_path):
     )
 
 
-def test_a_worker_that_dies_fails_its_own_job_and_the_next_job_gets_a_new_pool():
-    with pytest.raises(offload.WorkerCrashed, match="died during _exit"):
-        offload.run(2, os._exit, 3)  # the worker process exits under the job, as a parser crash would
-    assert offload.run(2, offload.signatures, ["too short"]) == [None]
-    assert offload.run(0, offload.signatures, ["too short"]) == [None]  # 0: in this thread
+def test_a_job_that_kills_or_hangs_its_worker_fails_alone_and_the_pool_goes_on():
+    with pytest.raises(offload.WorkerFailed, match=r"died during _exit \(exit code 3\)"):
+        offload.run(2, None, os._exit, 3)  # the worker process exits under the job, as a parser crash would
+    started = time.monotonic()
+    with pytest.raises(offload.WorkerFailed, match="took longer than 1 s; its worker was stopped"):
+        offload.run(2, 1, time.sleep, 60)  # as a parser kept busy by a hostile feed would be
+    assert time.monotonic() - started < 30
+    assert offload.run(2, 5, offload.signatures, ["too short"]) == [None]
+    assert offload.run(0, None, offload.signatures, ["too short"]) == [None]  # 0: in this thread
 
 
 def test_a_source_whose_parser_crashes_is_failed_with_the_reason(tmp_path, monkeypatch):
@@ -62,10 +68,10 @@ def test_a_source_whose_parser_crashes_is_failed_with_the_reason(tmp_path, monke
 
     real = offload.run
 
-    def crash_on_parse(processes, fn, *args):
-        if fn is offload.parse_articles and "feeds/" in str(args[1]) and args[1].endswith("scmp-business.rss"):
-            raise offload.WorkerCrashed("the ingest worker process died during parse_articles (test)")
-        return real(processes, fn, *args)
+    def crash_on_parse(processes, timeout_s, fn, *args):
+        if fn is offload.parse_articles and args[1].endswith("scmp-business.rss"):
+            raise offload.WorkerFailed("the worker process died during parse_articles (exit code -11)")
+        return real(processes, timeout_s, fn, *args)
 
     monkeypatch.setattr(poll.offload, "run", crash_on_parse)
     summary, articles = _pass(tmp_path / "data", 2)
@@ -75,9 +81,9 @@ def test_a_source_whose_parser_crashes_is_failed_with_the_reason(tmp_path, monke
 
 
 def test_where_workers_cannot_start_ingest_parses_in_threads_and_says_so(tmp_path):
-    """A script without a ``__main__`` guard: each forkserver worker runs the script again, which
-    multiprocessing refuses, so no worker ever starts. The first job's probe sees it; parsing goes
-    on in the calling thread, with a warning, instead of failing every source as crashed."""
+    """A script without a ``__main__`` guard: each worker runs the script again, which
+    multiprocessing refuses, so no worker ever starts. Parsing goes on in the calling thread,
+    with a warning, instead of failing every source."""
     import subprocess
     import sys
 
@@ -85,7 +91,7 @@ def test_where_workers_cannot_start_ingest_parses_in_threads_and_says_so(tmp_pat
     script.write_text(
         "import logging\nlogging.basicConfig()\nfrom ingest import offload, dedup\n"
         "text = ' '.join(f'word{i}' for i in range(60))\n"
-        "sigs = offload.run(2, offload.signatures, [text])\n"
+        "sigs = offload.run(2, 60, offload.signatures, [text])\n"
         "print('same' if sigs == [dedup.to_bytes(dedup.signature(text))] else 'different')\n"
     )
     root = Path(__file__).resolve().parents[1]

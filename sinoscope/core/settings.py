@@ -56,6 +56,11 @@ class IngestSettings(BaseModel):
         description="Worker processes that parse feeds and compute near-duplicate signatures (CPU bound, "
         "pure Python): unset, one per core where there are several; 0 parses in the fetching threads.",
     )
+    parse_timeout_s: float = Field(
+        120.0,
+        description="A feed whose parsing takes longer in its worker process is failed and the worker "
+        "stopped (a hostile feed cannot stall ingest); not enforced with parse_processes 0.",
+    )
     unconditional_refresh_h: float = Field(
         3.0, description="Fetch without ETag/Last-Modified at least this often (lying servers)."
     )
