@@ -20,6 +20,9 @@ from pathlib import Path
 def configure(data_dir, verbose: bool = False) -> None:
     home = Path(os.environ.get("PREFECT_HOME") or Path(data_dir) / "prefect")
     home.mkdir(parents=True, exist_ok=True)  # Prefect does not create parents
+    from .prefect_db import seed
+
+    seed(home)  # a new data directory's database starts migrated (flows/prefect_db.py)
     os.environ["PREFECT_HOME"] = str(home)
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from . import prefect_db
+
 
 class LocalServer:
     """A Prefect server on loopback with its database in the data directory, stopped with the
@@ -25,10 +27,12 @@ class LocalServer:
     def __init__(self, home, port: int = 4200, startup_s: float = 120, api_only: bool = False) -> None:
         self.home, self.port, self.startup_s, self.api_only = home, port, startup_s, api_only
         self.proc: subprocess.Popen | None = None
+        self.fresh = False
         self.url = f"http://127.0.0.1:{port}/api"
 
     def spawn(self) -> LocalServer:
         """Start the server process and point PREFECT_API_URL at it; does not wait for it."""
+        self.fresh = not (Path(self.home) / prefect_db.DB).exists()  # this start migrates a new database
         log_file = open(Path(self.home) / "server.log", "ab")
         env = {**os.environ, "PREFECT_HOME": str(self.home), "PREFECT_API_URL": self.url}
         if self.api_only:  # as prefect.server.api.server.SubprocessASGIServer runs its ephemeral API
@@ -65,6 +69,8 @@ class LocalServer:
                 )
             try:
                 if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    if self.fresh and self.api_only:  # migrated, and no flow has run yet
+                        prefect_db.keep(Path(self.home))
                     return
             except httpx.HTTPError:
                 pass

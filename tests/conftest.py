@@ -21,13 +21,31 @@ FEEDS = DATA / "feeds"
 SERVER_ALLOWLIST = ["127.0.0.1/32"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_dir(tmp_path_factory):
+    """One cache for the session (Prefect's migrated database, flows/prefect_db.py): the tests'
+    new data directories share it, as a user's do, and the developer's own is never touched
+    (set for the session, so module-scoped fixtures see it too)."""
+    import os
+
+    cache = tmp_path_factory.mktemp("cache")
+    old = os.environ.get("SINOSCOPE_CACHE_DIR")
+    os.environ["SINOSCOPE_CACHE_DIR"] = str(cache)
+    yield cache
+    if old is None:
+        os.environ.pop("SINOSCOPE_CACHE_DIR", None)
+    else:
+        os.environ["SINOSCOPE_CACHE_DIR"] = old
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch, tmp_path):
-    """No test reads the developer's settings or data directory."""
+def _isolated_env(monkeypatch, tmp_path, _cache_dir):
+    """No test reads the developer's settings, data directory or cache."""
     for key in list(__import__("os").environ):
         if key.startswith("SINOSCOPE_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("SINOSCOPE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SINOSCOPE_CACHE_DIR", str(_cache_dir))
 
 
 @pytest.fixture

@@ -483,3 +483,40 @@ def test_serve_delivers_a_planted_swing_within_two_minutes(tmp_path, httpserver,
     # serve reads the feeds ~20 s after it starts: the whole path from start-up fits in 125 s
     assert elapsed < 125, f"the webhook took {elapsed:.0f} s from start-up"
     print(json.dumps({"serve_start_to_webhook_s": round(elapsed, 1)}))
+
+
+def test_a_new_data_dir_starts_from_the_migrated_database_kept_by_the_first(tmp_path, monkeypatch):
+    """flows/prefect_db.py: the first local API migrates a new database and keeps it (without
+    Prefect's configuration rows) in the cache; a later new data dir starts from a copy, and
+    Prefect's API serves it. A database configured elsewhere is left alone."""
+    import sqlite3
+
+    import httpx
+
+    from flows import prefect_db
+    from flows.local_server import LocalServer, free_port
+
+    monkeypatch.setenv("SINOSCOPE_CACHE_DIR", str(tmp_path / "cache"))
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    assert not prefect_db.seed(first)  # nothing kept yet: this one migrates
+    with LocalServer(first, free_port(), api_only=True):
+        pass
+    template = prefect_db.template_path()
+    assert template is not None and template.exists()
+    with sqlite3.connect(template) as kept:
+        assert kept.execute("SELECT COUNT(*) FROM configuration").fetchone()[0] == 0
+        head = kept.execute("SELECT version_num FROM alembic_version").fetchall()
+        assert head and kept.execute("SELECT COUNT(*) FROM block_type").fetchone()[0] > 0
+
+    assert prefect_db.seed(second)
+    assert not prefect_db.seed(second)  # never over a database that exists
+    with LocalServer(second, free_port(), api_only=True) as server:
+        assert httpx.post(f"{server.url}/flows/filter", json={}, timeout=10).json() == []
+    with sqlite3.connect(second / "prefect.db") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == head
+
+    monkeypatch.setenv("PREFECT_API_DATABASE_CONNECTION_URL", "postgresql+asyncpg://prefect@db/prefect")
+    (tmp_path / "third").mkdir()
+    assert not prefect_db.seed(tmp_path / "third") and not (tmp_path / "third" / "prefect.db").exists()
