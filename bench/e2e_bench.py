@@ -7,7 +7,8 @@ pieces, every catalogued city and brand name swapped for another, so that no sen
 written as full-text RSS feeds (``content:encoded``) of 100 entries each (the issue's 20 feeds x 100
 entries at 2,000; a larger backlog is more feeds, as real feeds hold tens of entries, not thousands)
 under a temporary folder, and run through
-``sinoscope run --once`` in a fresh data directory. Printed per size: the pass's wall time and
+``sinoscope run --once`` in a fresh data directory (whose Prefect database is a copy of the migrated
+one the first run on this machine kept, ``flows/prefect_db.py``: the bench says which). Printed per size: the pass's wall time and
 articles/s, the stage times the pass reports, peak RSS of the run, store bytes per 1,000 articles,
 and the ratio of the end-to-end time to one bare encoder pass (the sentiment model's encoder, bf16
 where native, batches of 64 sorted by length) over the distinct mention sentences those articles
@@ -170,6 +171,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="Keep the feeds and data directories.")
     ap.add_argument("--kafka", action="store_true", help="Also run each size over Kafka (tansu) and print the ratio.")
     args = ap.parse_args()
+    from flows import prefect_db
     from nlp.tagger import Tagger
 
     tagger = Tagger()
@@ -189,6 +191,8 @@ def main() -> None:
         body = mention_sentences(items, tagger, headlines=False)
         bare = bare_encoder_s(sentences, tagger)
         bare_body = bare_encoder_s(body, tagger)
+        template = prefect_db.template_path()
+        seeded = template is not None and template.exists()
         wall, summary, peak = run_once(tmp / "data", listing)
         store = tmp / "data" / "store.duckdb"
         stored = store.stat().st_size if store.exists() else 0
@@ -210,6 +214,10 @@ def main() -> None:
         outside = wall - sum((summary.get("timings_s") or {}).values())
         print(
             f"    outside the stages              {outside:8.1f} s   (start-up: Prefect's API, imports, the model; exit)"
+        )
+        print(
+            "    Prefect's database              "
+            + ("a copy of the kept migrated one" if seeded else "migrated by this run (none kept yet)")
         )
         if args.kafka:
             sys.path.insert(0, str(ROOT / "tests"))

@@ -34,6 +34,11 @@ def _permutations():
     return MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations
 
 
+def text_of(article) -> str:
+    """What an article's signature is computed over: its title and text."""
+    return f"{article.title}\n{article.text}"
+
+
 def signature(text: str) -> MinHash | None:
     toks = tokens(text)
     if len(toks) < MIN_TOKENS:

@@ -126,6 +126,19 @@ def normalize_entry(entry: dict[str, Any], source: Source, fetched: datetime, se
     )
 
 
+def normalize_entries(
+    entries: list[tuple[dict[str, Any], Source]], fetched: datetime, settings: IngestSettings
+) -> tuple[list[Article], list[tuple[dict[str, Any], str]]]:
+    """(articles, rejected entries with the reason) of (entry, its source) pairs."""
+    articles, rejected = [], []
+    for entry, source in entries:
+        try:
+            articles.append(normalize_entry(entry, source, fetched, settings))
+        except EntryError as exc:
+            rejected.append((dict(entry), str(exc)))
+    return articles, rejected
+
+
 def needs_page(article: Article, settings: IngestSettings) -> bool:
     """A feed that gave only a summary (or a teaser as "content"): the page holds the text."""
     return (

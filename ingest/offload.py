@@ -31,7 +31,7 @@ from sinoscope.core.settings import IngestSettings
 
 from . import dedup
 from .feeds import parse_feed
-from .normalize import EntryError, normalize_entry
+from .normalize import normalize_entries
 from .sources import Source
 
 
@@ -45,13 +45,8 @@ def parse_articles(
 ) -> tuple[list[str], str | None, int, list[Article], list[tuple[dict[str, Any], str]]]:
     """A feed's bytes -> (warnings, error, entries, articles, rejected (entry, why))."""
     parsed = parse_feed(body, url, content_type)
-    articles, rejected = [], []
-    if not parsed.error:
-        for entry in parsed.entries:
-            try:
-                articles.append(normalize_entry(entry, source, now, settings))
-            except EntryError as exc:
-                rejected.append((dict(entry), str(exc)))
+    entries = [] if parsed.error else [(e, source) for e in parsed.entries]
+    articles, rejected = normalize_entries(entries, now, settings)
     return parsed.warnings, parsed.error, len(parsed.entries), articles, rejected
 
 

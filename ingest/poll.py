@@ -18,11 +18,11 @@ from urllib.parse import urljoin
 from sinoscope.core.schemas import Article
 from sinoscope.core.settings import IngestSettings
 
-from . import gdelt, offload, page, sitemap
+from . import dedup, gdelt, offload, page, sitemap
 from .extract import decode_html, extract_article
 from .guard import file_scope
 from .http import Fetcher, FetchError, parse_retry_after
-from .normalize import EntryError, needs_page, normalize_entry
+from .normalize import needs_page, normalize_entries
 from .sources import Source
 from .state import SourceState
 
@@ -159,12 +159,7 @@ def poll_source(
         return _keep_new(result, articles, fetcher, settings, scope, is_seen)
 
     result.entries = len(entries)
-    articles = []
-    for entry, entry_source in entries:
-        try:
-            articles.append(normalize_entry(entry, entry_source, now, settings))
-        except EntryError as exc:
-            result.rejected.append((dict(entry), str(exc)))
+    articles, result.rejected = normalize_entries(entries, now, settings)
     return _keep_new(result, articles, fetcher, settings, scope, is_seen)
 
 
@@ -190,7 +185,7 @@ def _keep_new(
                 settings.parse_processes,
                 settings.parse_timeout_s,
                 offload.signatures,
-                [f"{a.title}\n{a.text}" for a in result.articles],
+                [dedup.text_of(a) for a in result.articles],
             )
             result.signatures = {a.id: sig for a, sig in zip(result.articles, sigs)}
         except offload.WorkerFailed:

@@ -180,7 +180,7 @@ class IngestRunner:
         if article.id in result.signatures:
             raw = result.signatures[article.id]
             return None if raw is None else np.frombuffer(raw, dtype=np.uint32)
-        mh = dedup.signature(f"{article.title}\n{article.text}")
+        mh = dedup.signature(dedup.text_of(article))
         return None if mh is None else dedup.values(mh)
 
     def publish(self, result: PollResult, summary: IngestSummary) -> int:

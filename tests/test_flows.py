@@ -497,6 +497,8 @@ def test_a_new_data_dir_starts_from_the_migrated_database_kept_by_the_first(tmp_
     from flows.local_server import LocalServer, free_port
 
     monkeypatch.setenv("SINOSCOPE_CACHE_DIR", str(tmp_path / "cache"))
+    for name in ("PREFECT_API_URL", "PREFECT_UI_URL"):  # LocalServer points this process at itself:
+        monkeypatch.setenv(name, "")  # undone after the test, or later tests would find a dead API
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
     second.mkdir()
