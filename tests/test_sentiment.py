@@ -121,7 +121,8 @@ def test_bf16_score_does_not_depend_on_the_batch_it_shares():
     (one activation scale per batch: on 150 rw-dev items 4% of labels changed and one score moved
     0.68 between scored alone and batched); bf16 holds it to rounding."""
     m = TargetSentimentModel(precision="bf16")
-    items = [(r["sentence"], r["from"], r["to"]) for r in load_newsmtsc(None, "rw-dev")[:60]]
+    # 30 items, each also scored alone: where bf16 is emulated (no AVX512-BF16) that is 30 s, 60 was 60 s
+    items = [(r["sentence"], r["from"], r["to"]) for r in load_newsmtsc(None, "rw-dev")[:30]]
     batched = m.predict(items, batch_size=64)
     alone = [m.predict([it])[0] for it in items]
     assert max(abs(a.score - b.score) for a, b in zip(batched, alone)) < 0.05
