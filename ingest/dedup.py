@@ -59,6 +59,11 @@ def to_bytes(sig: MinHash | np.ndarray) -> bytes:
     return values(sig).tobytes()
 
 
+def from_bytes(raw: bytes) -> np.ndarray:
+    """A stored signature's hash values (``to_bytes`` undone)."""
+    return np.frombuffer(raw, dtype=np.uint32)
+
+
 def band_keys(hashvalues: np.ndarray, bands: int, rows: int) -> list[int]:
     """One 64-bit key per LSH band: the band's index and its ``rows`` hash values, hashed."""
     hv = hashvalues.astype(np.uint32)
@@ -84,7 +89,7 @@ class NearDuplicateIndex:
         self.bands, self.rows = params.b, params.r
         self.state = state
         self.window = window
-        state.add_missing_bands(lambda raw: self.keys(np.frombuffer(raw, dtype=np.uint32)))
+        state.add_missing_bands(lambda raw: self.keys(from_bytes(raw)))
 
     def keys(self, hashvalues: np.ndarray) -> list[int]:
         return band_keys(hashvalues, self.bands, self.rows)
@@ -100,7 +105,7 @@ class NearDuplicateIndex:
         for cand, when, raw in self.state.band_candidates(
             self.keys(hv), published - self.window, published + self.window
         ):
-            sim = float(np.count_nonzero(np.frombuffer(raw, dtype=np.uint32) == hv)) / NUM_PERM
+            sim = float(np.count_nonzero(from_bytes(raw) == hv)) / NUM_PERM
             if sim >= self.threshold and (best is None or (when, cand) < best[:2]):
                 best = (when, cand, sim)
         return (best[1], best[2]) if best else None

@@ -179,7 +179,7 @@ class IngestRunner:
         """The article's MinHash values: the poll's, computed in a worker process, or now."""
         if article.id in result.signatures:
             raw = result.signatures[article.id]
-            return None if raw is None else np.frombuffer(raw, dtype=np.uint32)
+            return None if raw is None else dedup.from_bytes(raw)
         mh = dedup.signature(dedup.text_of(article))
         return None if mh is None else dedup.values(mh)
 
