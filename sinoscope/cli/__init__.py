@@ -10,6 +10,10 @@ import gc
 # are committed and closed before, and the memory goes back to the OS either way.
 atexit.register(gc.freeze)
 
+from sinoscope.core.memory import cap_arenas  # noqa: E402
+
+cap_arenas()  # before any thread allocates: a long pass's memory stays flat (core/memory.py)
+
 # isort: off
 from .core import app, state  # noqa: F401,E402
 from . import pipeline, nlp, sinks, search, ui, alerts, digest, bus  # noqa: F401,E402  (registers the commands, in --help order)
