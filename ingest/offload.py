@@ -84,6 +84,22 @@ def _executor(size: int) -> ProcessPool:
         return _pool
 
 
+def warm(processes: int | None) -> None:
+    """Start the workers now, in the background (the forkserver imports feedparser, lxml and
+    datasketch, then forks them: ~1 s the first poll would wait), for a command with other
+    start-up work to overlap it with. pebble starts a pool on its first job: this is a no-op one."""
+    size = pool_size(processes)
+    if size and not _unavailable:
+        threading.Thread(target=_start, args=(size,), name="parse-warm", daemon=True).start()
+
+
+def _start(size: int) -> None:
+    try:
+        _executor(size).schedule(os.getpid)
+    except Exception:  # noqa: BLE001 (the first real job meets it again, and falls back: ``run``)
+        pass
+
+
 def run(processes: int | None, timeout_s: float | None, fn, *args):
     """``fn(*args)`` in a worker process (stopped after ``timeout_s``), or here when the pool has
     no processes."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Clock, topic_articles
+from pebble.pool.base_pool import PoolStatus
 
 from ingest import offload
 from ingest.runner import IngestRunner
@@ -99,3 +100,21 @@ def test_where_workers_cannot_start_ingest_parses_in_threads_and_says_so(tmp_pat
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "same"
     assert "could not start" in out.stderr and "parsing in threads" in out.stderr
+
+
+def test_warm_starts_the_workers_before_the_first_job():
+    """``run`` warms the pool while it loads the model: the workers are up before ingest asks."""
+    offload.shutdown()
+    offload.warm(0)  # no processes wanted: nothing starts
+    time.sleep(0.5)
+    assert offload._pool is None
+    offload.warm(2)
+
+    def running() -> bool:  # pebble's status, read without starting the pool (``active`` would start it)
+        return offload._pool is not None and offload._pool._context.status == PoolStatus.RUNNING
+
+    deadline = time.monotonic() + 60
+    while not running() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert running(), "the warmed pool never started"
+    assert offload.run(2, 30, os.getpid) != os.getpid()  # and the next job runs in one of its workers

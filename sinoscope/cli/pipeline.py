@@ -273,7 +273,9 @@ def run(
         atexit.register(server.__exit__)  # after Prefect's exit hooks, which send it the last logs and events
     from flows import progress
     from flows.pipeline import pipeline_flow
+    from ingest import offload
 
+    offload.warm(settings.ingest.parse_processes)  # the parse workers start beside the model load
     if settings.nlp.sentiment:
         from nlp.tagger import Tagger
 
