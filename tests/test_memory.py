@@ -14,11 +14,11 @@ import pytest
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc arenas are glibc's")
 
 HEAPS = """
-import ctypes, sys, tempfile, threading
+import ctypes, tempfile, threading
 {setup}
 barrier = threading.Barrier(8)
 def work():
-    barrier.wait()  # all eight allocate at once: contention is what makes glibc hand out arenas
+    barrier.wait()  # all eight alive and allocating at once: each thread's first malloc takes an arena of its own, up to the cap
     keep = [bytearray(1000) for _ in range(2000)]  # over pymalloc's 512 bytes: straight to malloc
     barrier.wait()
 threads = [threading.Thread(target=work) for _ in range(8)]

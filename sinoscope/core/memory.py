@@ -6,7 +6,7 @@ the sink, a thread per NLP batch, torch's intra-op threads), each holding freed 
 cannot reuse. Where the model runs in int8 on AVX2 kernels, whose scratch buffers come from
 malloc, the process grew through the NLP stage: peak RSS 1,309 MiB at 50,000 articles against
 1,062 MiB at 10,000 (1.23x). Capped at two arenas: 994 against 875 MiB (1.14x); in bf16 the
-10,000 pass peaks ~100 MiB lower (835 against 931-961 MiB), at the same speed (pairs).
+10,000 pass peaks ~100 MiB lower (830-841 against 931-961 MiB), at the same speed (pairs).
 This is the MALLOC_ARENA_MAX=2 advice given for long-running multi-threaded services; a user's own
 ``MALLOC_ARENA_MAX`` is left in charge, and other C libraries (musl, macOS) are left alone."""
 
